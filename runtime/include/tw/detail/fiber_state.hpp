@@ -1,0 +1,133 @@
+#pragma once
+// tw::detail::fiber_state: what the runtime knows about one of its fibers —
+// name, deadline, cancellation, what it is blocked on — reachable in O(1) from
+// the running fiber through Boost.Fiber's properties pointer.
+//
+// Thread safety: every member except cancel_requested_ and the reason is
+// touched only by the fiber's home worker thread. Cancellation from other
+// threads goes through worker::post (see task_base::cancel), so the interrupt
+// itself always runs on the home thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/properties.hpp>
+#include <boost/intrusive/list.hpp>
+#include <boost/intrusive/set.hpp>
+
+namespace tw {
+using clock = std::chrono::steady_clock;
+}
+
+namespace tw::detail {
+
+class worker;
+class task_base;
+
+// Something a fiber is parked on that cancellation or a deadline can cut
+// short. interrupt() runs on the fiber's home thread.
+class wait_point {
+public:
+    virtual void interrupt() noexcept = 0;
+
+protected:
+    ~wait_point() = default;
+};
+
+using list_hook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+struct deadline_tag;
+using deadline_hook = boost::intrusive::set_base_hook<boost::intrusive::tag<deadline_tag>,
+                                                      boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+struct child_tag;
+using child_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<child_tag>,
+                                                    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class fiber_state final : public boost::fibers::fiber_properties, public list_hook, public deadline_hook, public child_hook {
+public:
+    fiber_state(boost::fibers::context* ctx, worker& home, task_base& task) noexcept;
+    ~fiber_state() override;
+
+    // Boost.Fiber deletes properties when it replaces them; our storage belongs to
+    // the task, which ends the fiber_state's life itself (see task_base).
+    static void operator delete(void*) noexcept {}
+
+    // Throws cancelled_error or timeout_error if this fiber must stop at a wait
+    // point now. Called before and after every blocking operation.
+    void check();
+    // Same, but for an operation that completed with operation_aborted: returns
+    // normally if the abort was not caused by this fiber's cancellation.
+    void check_aborted();
+
+    // Called on the home thread: cut short whatever the fiber waits on.
+    void interrupt() noexcept;
+    // Called on the home thread: request cancellation of this fiber and its children.
+    void cancel(const std::string& reason) noexcept;
+
+    clock::time_point deadline() const noexcept { return deadline_; }
+    void set_deadline(clock::time_point tp) noexcept;
+    bool cancellation_deferred() const noexcept { return defer_depth_ > 0; }
+    bool cancel_requested() const noexcept { return cancel_requested_.load(std::memory_order_acquire); }
+
+    // Bookkeeping of the current wait, for interrupts and the fiber dump.
+    void begin_wait(wait_point& wp, const char* what) noexcept;
+    void end_wait() noexcept;
+
+    boost::fibers::context* context() const noexcept { return ctx_; }
+    worker& home() const noexcept { return home_; }
+    task_base& task() const noexcept { return task_; }
+    fiber_state* parent() const noexcept { return parent_; }
+
+    std::string name;
+    boost::asio::cancellation_signal signal;  // reused by every tw::yield operation of this fiber
+    void* stack_lo = nullptr;                 // lowest usable byte of the stack
+    void* guard_lo = nullptr;                 // guard page, if any
+    void* guard_hi = nullptr;
+    std::size_t stack_size = 0;
+    bool canary = false;
+    clock::time_point started;
+    const char* wait_what = nullptr;
+    clock::time_point wait_since;
+
+private:
+    friend class worker;
+    friend class cancellation_shield_access;
+    boost::fibers::context* ctx_;
+    worker& home_;
+    task_base& task_;
+    fiber_state* parent_ = nullptr;
+    boost::intrusive::list<fiber_state, boost::intrusive::base_hook<child_hook>,
+                           boost::intrusive::constant_time_size<false>> children_;
+    clock::time_point deadline_ = clock::time_point::max();
+    bool timed_out_ = false;
+    int defer_depth_ = 0;
+    clock::time_point deferred_deadline_ = clock::time_point::max();
+    wait_point* waiting_on_ = nullptr;
+    std::atomic<bool> cancel_requested_{false};
+    std::mutex reason_mtx_;
+    std::string reason_;
+
+public:
+    // used by cancellation_shield
+    void push_shield() noexcept;
+    void pop_shield() noexcept;
+};
+
+// The calling fiber's state, or nullptr on a plain thread, a handler, or a
+// fiber that tw did not start.
+inline fiber_state* current_fiber() noexcept {
+    return static_cast<fiber_state*>(boost::fibers::context::active()->get_properties());
+}
+
+// Throws tw::usage_error if the calling context must not block: an Asio
+// handler or coroutine on a runtime's own loop thread. `what` names the call.
+void check_blocking_allowed(const char* what);
+
+// The runtime's worker thread (or guest thread) the caller runs on, if any.
+worker* current_worker() noexcept;
+
+}  // namespace tw::detail

@@ -1,0 +1,53 @@
+#pragma once
+// tw errors: one small hierarchy rooted at tw::error (a std::runtime_error).
+//
+//   tw::error            anything that went wrong while doing the work
+//   ├─ timeout_error     a deadline passed before the operation finished
+//   ├─ cancelled_error   the fiber (or its task, fan-out or runtime) was cancelled
+//   └─ io_error          an I/O operation failed; code() keeps the std::error_code
+//   tw::usage_error      (a std::logic_error) the call itself is wrong, e.g. it would
+//                        deadlock; the message says what to do instead
+//
+// Drivers add connection_error and protocol_error on top of these.
+//
+// Example:
+//   try { tw::run(tune, board); }
+//   catch (const tw::timeout_error& e) { fmt::print("too slow: {}\n", e.what()); }
+
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace tw {
+
+class error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class timeout_error : public error {
+public:
+    using error::error;
+};
+
+class cancelled_error : public error {
+public:
+    using error::error;
+};
+
+class io_error : public error {
+public:
+    io_error(std::error_code code, const std::string& what);
+    explicit io_error(std::error_code code);
+    const std::error_code& code() const noexcept { return code_; }
+
+private:
+    std::error_code code_;
+};
+
+class usage_error : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+}  // namespace tw

@@ -1,0 +1,152 @@
+#pragma once
+// The entry points: one blocking function, called three ways.
+//
+//   tw::run(f, args...)        synchronous: returns f's value or rethrows.
+//                              On a tw fiber it runs inline (other fibers keep
+//                              going while f waits on I/O); on a plain thread it
+//                              runs on a fiber of the default runtime and blocks
+//                              only that thread.
+//   tw::spawn(f, args...)      asynchronous: a tw::task<T> on a new fiber —
+//                              of the caller's runtime and worker when called on
+//                              a fiber (a child: it inherits deadline and
+//                              cancellation), else of the default runtime.
+//   tw::async_run(f, token)    an Asio asynchronous operation with signature
+//                              void(std::exception_ptr, T): callbacks,
+//                              use_future, use_awaitable, as_tuple(yield_context).
+//                              This is the form for Asio handlers, C++20
+//                              coroutines and host services.
+//   tw::tworoutine f = ...;    the seed's wrapper: f(x) is run, (~f)(x) is spawn.
+//
+// Errors: tw::run from an Asio handler or coroutine on a runtime's own loop
+// thread would deadlock and throws tw::usage_error naming async_run instead.
+//
+// Example:
+//   tw::tworoutine double_slowly = [](int x) { tw::sleep_for(100ms); return 2 * x; };
+//   int a = double_slowly(1);            // 2, synchronously
+//   tw::task<int> b = (~double_slowly)(2);
+//   int c = b.get();                     // 4
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <tw/runtime.hpp>
+
+namespace tw {
+
+template <class F, class... A>
+auto run(F&& f, A&&... a) -> std::invoke_result_t<F, A...> {
+    if (detail::current_fiber()) return std::invoke(std::forward<F>(f), std::forward<A>(a)...);
+    detail::check_blocking_allowed("tw::run");
+    return default_runtime().run(std::forward<F>(f), std::forward<A>(a)...);
+}
+
+template <class F, class... A>
+auto spawn(F&& f, A&&... a) {
+    return current_runtime().spawn(std::forward<F>(f), std::forward<A>(a)...);
+}
+
+template <class F, class... A>
+auto spawn(spawn_options opts, F&& f, A&&... a) {
+    return current_runtime().spawn(std::move(opts), std::forward<F>(f), std::forward<A>(a)...);
+}
+
+namespace detail {
+template <class T>
+struct async_run_sig {
+    using type = void(std::exception_ptr, T);
+};
+template <>
+struct async_run_sig<void> {
+    using type = void(std::exception_ptr);
+};
+}  // namespace detail
+
+// Runs f on a fiber of rt and completes `token` with (exception_ptr, value).
+// Cancelling the operation through the token's cancellation slot cancels the
+// fiber. Never blocks the caller.
+template <class F, class Token>
+auto async_run(runtime& rt, F f, Token&& token) {
+    using T = std::invoke_result_t<F&>;
+    using Sig = typename detail::async_run_sig<T>::type;
+    return boost::asio::async_initiate<Token, Sig>(
+        [&rt](auto handler, F f) {
+            auto slot = boost::asio::get_associated_cancellation_slot(handler);
+            // Handlers without an executor of their own complete as handlers on
+            // the runtime's loop, never on the fiber: code in a completion runs
+            // where Asio code expects to run.
+            auto ex = boost::asio::get_associated_executor(handler, rt.executor(0));
+            auto work = boost::asio::make_work_guard(ex);
+            auto t = rt.spawn([f = std::move(f), handler = std::move(handler), work = std::move(work)]() mutable {
+                std::exception_ptr ep;
+                auto ex = work.get_executor();
+                if constexpr (std::is_void_v<T>) {
+                    try {
+                        f();
+                    } catch (...) {
+                        ep = std::current_exception();
+                    }
+                    boost::asio::post(ex, [h = std::move(handler), ep]() mutable { std::move(h)(ep); });
+                } else {
+                    std::optional<T> v;
+                    try {
+                        v.emplace(f());
+                    } catch (...) {
+                        ep = std::current_exception();
+                    }
+                    boost::asio::post(ex, [h = std::move(handler), ep, v = std::move(v)]() mutable {
+                        std::move(h)(ep, v ? std::move(*v) : T{});
+                    });
+                }
+                work.reset();
+            });
+            if (slot.is_connected()) slot.template emplace<detail::task_canceller>(t.state());
+            t.detach();  // errors are delivered to the handler, never lost
+        },
+        token, std::move(f));
+}
+
+template <class F, class Token>
+auto async_run(F f, Token&& token) {
+    return async_run(current_runtime(), std::move(f), std::forward<Token>(token));
+}
+
+// The seed's wrapper: a plain blocking callable that can also be started
+// asynchronously.  f(args) == tw::run(f, args);  (~f)(args) == tw::spawn(f, args).
+template <class F>
+class tworoutine {
+public:
+    tworoutine(F f) : f_(std::move(f)) {}
+
+    template <class... A>
+    auto operator()(A&&... a) const {
+        return tw::run(f_, std::forward<A>(a)...);
+    }
+
+    class async_form {
+    public:
+        explicit async_form(const F& f) : f_(&f) {}
+        template <class... A>
+        auto operator()(A&&... a) const {
+            return tw::spawn(*f_, std::forward<A>(a)...);
+        }
+
+    private:
+        const F* f_;
+    };
+    async_form operator~() const { return async_form(f_); }
+
+private:
+    F f_;
+};
+
+}  // namespace tw

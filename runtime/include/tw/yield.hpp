@@ -1,0 +1,216 @@
+#pragma once
+// tw::yield: the completion token that makes any Asio asynchronous operation
+// look blocking on a tw fiber. The calling fiber suspends; the thread keeps
+// running other fibers and I/O; the operation's result is returned.
+//
+//   std::size_t n = sock.async_read_some(buf, tw::yield);       // throws tw::io_error
+//   boost::system::error_code ec;
+//   sock.async_read_some(buf, tw::yield[ec]);                   // I/O errors in ec
+//
+// Cancellation and deadlines: the fiber's cancellation (task::cancel, a
+// fan-out, a runtime shutdown) or its deadline (tw::deadline_scope) cancels
+// the operation through its cancellation slot; the call then throws
+// tw::cancelled_error or tw::timeout_error — also with yield[ec], because
+// those are not I/O errors but orders to stop.
+//
+// Signatures: void(error_code, T...), void(exception_ptr, T...) (rethrown),
+// and void(T...). Zero values return void, one returns it, more a tuple.
+//
+// Thread safety: the completion may run on any thread; the fiber is resumed
+// on its own thread. Errors: usage_error when not called on a tw fiber.
+
+#include <exception>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <tw/detail/fiber_state.hpp>
+#include <tw/detail/park.hpp>
+#include <tw/errors.hpp>
+
+namespace tw {
+
+struct yield_t {
+    boost::system::error_code* ec = nullptr;
+    // yield[ec]: report I/O errors in ec instead of throwing tw::io_error.
+    constexpr yield_t operator[](boost::system::error_code& e) const noexcept { return yield_t{&e}; }
+};
+
+inline constexpr yield_t yield{};
+
+namespace detail {
+
+// Shared between the suspended fiber (which owns it on its stack) and the
+// completion handler. The lock closes the window between "operation done"
+// and "fiber suspended": a completion that arrives before the fiber parks
+// (inline, or on another thread) just records its result and the fiber
+// never suspends; one that arrives after finds `parked` and wakes it.
+struct yield_core final : wait_point {
+    spinlock mtx;
+    boost::fibers::context* ctx = nullptr;
+    fiber_state* fs = nullptr;
+    bool done = false;
+    bool parked = false;
+
+    void interrupt() noexcept override { fs->signal.emit(boost::asio::cancellation_type::terminal); }
+
+    void finish() noexcept {
+        spinlock_lock lk(mtx);
+        done = true;
+        if (!parked) return;
+        auto* c = ctx;
+        lk.unlock();
+        // Past the unlock the fiber is fully suspended and nothing else resumes
+        // it, so `c` stays valid even though *this may not.
+        boost::fibers::context::active()->schedule(c);
+    }
+
+    void wait(const char* what) {
+        fs->begin_wait(*this, what);
+        {
+            spinlock_lock lk(mtx);
+            if (!done) {
+                parked = true;
+                ctx->suspend(lk);  // releases lk only once switched away
+            }
+        }
+        fs->end_wait();
+    }
+};
+
+template <class... Ts>
+struct yield_values {
+    using result_type = std::conditional_t<sizeof...(Ts) == 0, void,
+                                           std::conditional_t<sizeof...(Ts) == 1, std::tuple_element_t<0, std::tuple<Ts..., int>>, std::tuple<Ts...>>>;
+    std::optional<std::tuple<Ts...>> values;
+    result_type take() {
+        if constexpr (sizeof...(Ts) == 1)
+            return std::move(std::get<0>(*values));
+        else if constexpr (sizeof...(Ts) > 1)
+            return std::move(*values);
+    }
+};
+
+// Lead: what the first completion argument means.
+enum class lead { none, error_code, exception };
+
+template <lead L, class... Ts>
+struct yield_handler {
+    yield_core* core;
+    yield_values<Ts...>* out;
+    boost::system::error_code* ec;
+    std::exception_ptr* ex;
+
+    using cancellation_slot_type = boost::asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept { return core->fs->signal.slot(); }
+
+    yield_handler(yield_core* c, yield_values<Ts...>* o, boost::system::error_code* e, std::exception_ptr* x) noexcept
+        : core(c), out(o), ec(e), ex(x) {}
+    yield_handler(yield_handler&& o) noexcept : core(std::exchange(o.core, nullptr)), out(o.out), ec(o.ec), ex(o.ex) {}
+    yield_handler(const yield_handler&) = delete;
+    // A handler destroyed without being called (its io_context went away)
+    // must not leave the fiber parked forever.
+    ~yield_handler() {
+        if (core) {
+            if (ec) *ec = boost::asio::error::operation_aborted;
+            std::exchange(core, nullptr)->finish();
+        }
+    }
+
+    template <class... Args>
+    void operator()(Args&&... args) {
+        deliver(std::forward<Args>(args)...);
+        std::exchange(core, nullptr)->finish();
+    }
+
+private:
+    template <class First, class... Rest>
+    void deliver(First&& first, Rest&&... rest) {
+        if constexpr (L == lead::error_code) {
+            *ec = first;
+            out->values.emplace(std::forward<Rest>(rest)...);
+        } else if constexpr (L == lead::exception) {
+            *ex = first;
+            out->values.emplace(std::forward<Rest>(rest)...);
+        } else {
+            out->values.emplace(std::forward<First>(first), std::forward<Rest>(rest)...);
+        }
+    }
+    void deliver() { out->values.emplace(); }
+};
+
+template <class... Args>
+struct yield_signature;
+
+template <class... Ts>
+struct yield_signature<boost::system::error_code, Ts...> {
+    static constexpr lead kind = lead::error_code;
+    using values = yield_values<std::decay_t<Ts>...>;
+    using handler = yield_handler<lead::error_code, std::decay_t<Ts>...>;
+};
+template <class... Ts>
+struct yield_signature<const boost::system::error_code&, Ts...> : yield_signature<boost::system::error_code, Ts...> {};
+template <class... Ts>
+struct yield_signature<std::exception_ptr, Ts...> {
+    static constexpr lead kind = lead::exception;
+    using values = yield_values<std::decay_t<Ts>...>;
+    using handler = yield_handler<lead::exception, std::decay_t<Ts>...>;
+};
+template <class... Ts>
+struct yield_signature {
+    static constexpr lead kind = lead::none;
+    using values = yield_values<std::decay_t<Ts>...>;
+    using handler = yield_handler<lead::none, std::decay_t<Ts>...>;
+};
+
+fiber_state& yield_fiber();  // the calling tw fiber, or usage_error
+
+}  // namespace detail
+}  // namespace tw
+
+template <class R, class... Args>
+class boost::asio::async_result<tw::yield_t, R(Args...)> {
+    using sig = tw::detail::yield_signature<Args...>;
+
+public:
+    using return_type = typename sig::values::result_type;
+
+    template <class Initiation, class... InitArgs>
+    static return_type initiate(Initiation&& init, tw::yield_t token, InitArgs&&... args) {
+        tw::detail::fiber_state& fs = tw::detail::yield_fiber();
+        fs.check();
+        tw::detail::yield_core core;
+        core.ctx = fs.context();
+        core.fs = &fs;
+        typename sig::values out;
+        boost::system::error_code ec;
+        std::exception_ptr ex;
+        std::move(init)(typename sig::handler(&core, &out, &ec, &ex), std::forward<InitArgs>(args)...);
+        core.wait("asio operation");
+        if constexpr (sig::kind == tw::detail::lead::error_code) {
+            if (ec) {
+                if (ec == boost::asio::error::operation_aborted) fs.check_aborted();
+                if (token.ec)
+                    *token.ec = ec;
+                else
+                    throw tw::io_error(std::error_code(ec));
+            } else if (token.ec) {
+                token.ec->clear();
+            }
+        } else if constexpr (sig::kind == tw::detail::lead::exception) {
+            if (ex) std::rethrow_exception(ex);
+        }
+        if (!out.values) {
+            // Handler destroyed without a result: its executor went away.
+            fs.check();
+            throw tw::io_error(boost::system::error_code(boost::asio::error::operation_aborted), "operation abandoned");
+        }
+        return out.take();
+    }
+};

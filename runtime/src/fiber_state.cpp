@@ -1,0 +1,152 @@
+#include <tw/deadline.hpp>
+#include <tw/detail/fiber_state.hpp>
+#include <tw/detail/task_base.hpp>
+#include <tw/errors.hpp>
+
+#include <thread>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/fiber/operations.hpp>
+
+#include <tw/yield.hpp>
+
+#include "worker.hpp"
+
+namespace tw::detail {
+
+fiber_state::fiber_state(boost::fibers::context* ctx, worker& home, task_base& task) noexcept
+    : boost::fibers::fiber_properties(ctx), ctx_(ctx), home_(home), task_(task) {}
+
+fiber_state::~fiber_state() = default;
+
+void fiber_state::check() {
+    if (defer_depth_ > 0) return;
+    if (cancel_requested_.load(std::memory_order_acquire)) {
+        std::string r;
+        {
+            std::lock_guard lk(reason_mtx_);
+            r = reason_;
+        }
+        throw cancelled_error(r.empty() ? std::string("cancelled") : r);
+    }
+    if (deadline_ != clock::time_point::max() && (timed_out_ || clock::now() >= deadline_)) {
+        timed_out_ = true;
+        throw timeout_error("deadline passed" + (name.empty() ? std::string() : " in fiber '" + name + "'"));
+    }
+}
+
+void fiber_state::check_aborted() { check(); }
+
+void fiber_state::interrupt() noexcept {
+    if (defer_depth_ == 0 && waiting_on_) waiting_on_->interrupt();
+}
+
+void fiber_state::cancel(const std::string& reason) noexcept {
+    if (!cancel_requested_.load(std::memory_order_acquire)) {
+        {
+            std::lock_guard lk(reason_mtx_);
+            try {
+                reason_ = reason;
+            } catch (...) {
+            }
+        }
+        cancel_requested_.store(true, std::memory_order_release);
+    }
+    interrupt();
+    for (auto& c : children_) c.cancel(reason);
+}
+
+void fiber_state::set_deadline(clock::time_point tp) noexcept {
+    deadline_ = tp;
+    timed_out_ = false;
+    home_.deadline_changed(*this);
+}
+
+void fiber_state::begin_wait(wait_point& wp, const char* what) noexcept {
+    waiting_on_ = &wp;
+    wait_what = what;
+    wait_since = clock::now();
+}
+
+void fiber_state::end_wait() noexcept {
+    waiting_on_ = nullptr;
+    wait_what = nullptr;
+}
+
+void fiber_state::push_shield() noexcept {
+    if (defer_depth_++ == 0) {
+        deferred_deadline_ = deadline_;
+        set_deadline(clock::time_point::max());
+    }
+}
+
+void fiber_state::pop_shield() noexcept {
+    if (--defer_depth_ == 0) set_deadline(deferred_deadline_);
+}
+
+fiber_state& yield_fiber() {
+    auto* fs = current_fiber();
+    if (!fs)
+        throw usage_error("tw::yield used outside a tw fiber: run the code with tw::run or tw::spawn, "
+                          "or use another completion token here");
+    return *fs;
+}
+
+}  // namespace tw::detail
+
+namespace tw {
+
+deadline_scope::deadline_scope(clock::time_point until) : fs_(detail::current_fiber()) {
+    if (!fs_) {
+        saved_ = clock::time_point::max();
+        return;
+    }
+    saved_ = fs_->deadline();
+    if (until < saved_) fs_->set_deadline(until);
+}
+
+deadline_scope::~deadline_scope() {
+    if (fs_ && fs_->deadline() != saved_) fs_->set_deadline(saved_);
+}
+
+cancellation_shield::cancellation_shield() : fs_(detail::current_fiber()) {
+    if (fs_) fs_->push_shield();
+}
+
+cancellation_shield::~cancellation_shield() {
+    if (fs_) fs_->pop_shield();
+}
+
+clock::time_point current_deadline() noexcept {
+    auto* fs = detail::current_fiber();
+    return fs ? fs->deadline() : clock::time_point::max();
+}
+
+void sleep_until(clock::time_point tp) {
+    auto* fs = detail::current_fiber();
+    if (!fs) {
+        detail::check_blocking_allowed("tw::sleep_until");
+        std::this_thread::sleep_until(tp);
+        return;
+    }
+    boost::asio::steady_timer t(fs->home().io(), tp);
+    t.async_wait(tw::yield);
+}
+
+void check_cancelled() {
+    if (auto* fs = detail::current_fiber()) fs->check();
+}
+
+namespace this_fiber {
+void yield() {
+    auto* fs = detail::current_fiber();
+    if (fs) fs->check();
+    boost::this_fiber::yield();
+}
+std::string_view name() noexcept {
+    auto* fs = detail::current_fiber();
+    return fs ? std::string_view(fs->name) : std::string_view();
+}
+}  // namespace this_fiber
+
+}  // namespace tw

@@ -1,0 +1,69 @@
+#pragma once
+// tw::detail::runtime_impl: the workers of one runtime, its shutdown state and
+// its supervision (unhandled errors, warnings, the slow-fiber watchdog).
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <tw/runtime.hpp>
+
+#include "worker.hpp"
+
+namespace tw::detail {
+
+class runtime_impl {
+public:
+    runtime_impl(runtime_options opts, boost::asio::io_context* host);
+    ~runtime_impl();
+
+    bool shutdown(const std::string& reason);
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+    worker& pick_worker() noexcept;
+    worker& worker_at(std::size_t i) const noexcept { return *workers_[i]; }
+    std::size_t worker_count() const noexcept { return workers_.size(); }
+    const runtime_options& options() const noexcept { return opts_; }
+    bool guest() const noexcept { return host_ != nullptr; }
+
+    void warn(std::string_view msg) const noexcept;
+    void unhandled(std::string_view fiber, std::exception_ptr e) const noexcept;
+    void fiber_count_changed() noexcept;  // a worker's live count reached zero
+
+    std::atomic<std::ptrdiff_t> guarded_left;
+    std::atomic<bool> guard_warned{false};
+
+    runtime* self() const noexcept { return self_; }
+    void set_self(runtime* r) noexcept { self_ = r; }
+
+    runtime_counters counters() const;
+    std::vector<fiber_snapshot> snapshot() const;
+
+private:
+    void watchdog_main();
+
+    runtime* self_ = nullptr;
+    runtime_options opts_;
+    boost::asio::io_context* host_;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::atomic<std::size_t> next_{0};
+    std::atomic<bool> stopping_{false};
+    bool shut_down_ = false;
+    std::mutex mtx_;
+    std::condition_variable idle_cv_;
+    std::thread watchdog_;
+    std::mutex watchdog_mtx_;
+    std::condition_variable watchdog_cv_;
+    bool watchdog_stop_ = false;
+};
+
+void set_current_worker(worker* w) noexcept;
+void install_overflow_handler() noexcept;
+void* enable_alt_stack();          // per thread; returns memory to free
+void disable_alt_stack(void* mem) noexcept;
+
+}  // namespace tw::detail

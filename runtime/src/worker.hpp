@@ -1,0 +1,180 @@
+#pragma once
+// tw::detail::worker: one thread's io_context, Boost.Fiber scheduler algorithm,
+// stack pool, deadline timer and fiber registry. The only place where Asio and
+// Boost.Fiber scheduling meet.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/scheduler.hpp>
+#include <boost/intrusive/list.hpp>
+#include <boost/intrusive/set.hpp>
+
+#include <tw/detail/fiber_state.hpp>
+#include <tw/detail/task_base.hpp>
+
+#include "stack_pool.hpp"
+
+namespace tw::detail {
+
+class worker;
+
+// The Boost.Fiber scheduling algorithm of a worker: FIFO ready queue; when
+// nothing is ready the thread sleeps in the io_context (epoll) until I/O, the
+// worker's timer or a cross-thread post arrives.
+//
+// Why this does not have the defects of Boost.Fiber's Asio example:
+// * Idle costs nothing: suspend_until blocks in io_context::run_one(); the
+//   work guard keeps run_one from returning early, and there is no periodic
+//   timer. Timed waits arm one steady_timer, and only when the earliest
+//   wake-up moves earlier (a later one is picked up when the timer fires).
+// * notify() only posts to the io_context, which is thread-safe; Boost.Fiber
+//   calls it after putting a context on the remote-ready queue, and the
+//   dispatcher moves that queue into ours on its next pass.
+// * Busy fibers cannot starve I/O: Boost.Fiber puts the dispatcher itself
+//   into the ready queue whenever it resumes a fiber, so it gets a turn every
+//   round; on that turn, if k_poll_every resumptions have passed since I/O was
+//   last polled, pick_next returns nullptr once so that suspend_until runs a
+//   non-blocking poll before the ready fibers continue.
+class io_scheduler final : public boost::fibers::algo::algorithm {
+public:
+    explicit io_scheduler(worker& w) noexcept : w_(w) {}
+
+    void awakened(boost::fibers::context* ctx) noexcept override;
+    boost::fibers::context* pick_next() noexcept override;
+    bool has_ready_fibers() const noexcept override { return !rqueue_.empty(); }
+    void suspend_until(std::chrono::steady_clock::time_point const& tp) noexcept override;
+    void notify() noexcept override;
+
+    std::size_t ready() const noexcept { return ready_count_; }
+
+    static constexpr std::size_t k_poll_every = 64;
+    static constexpr std::size_t k_poll_batch = 256;
+
+private:
+    void poll_batch() noexcept;
+
+    worker& w_;
+    boost::fibers::scheduler::ready_queue_type rqueue_;
+    std::size_t ready_count_ = 0;
+    std::size_t picks_since_poll_ = 0;
+    std::mutex guest_mtx_;  // guest mode only, see suspend_until
+    std::condition_variable guest_cv_;
+    bool guest_flag_ = false;
+};
+
+class worker {
+public:
+    worker(runtime_impl& rt, std::size_t index, boost::asio::io_context* host);
+    ~worker();
+    worker(const worker&) = delete;
+    worker& operator=(const worker&) = delete;
+
+    // Owned: start the thread and wait until it runs. Guest: install the
+    // scheduler on the calling (host) thread.
+    void start();
+    // Ask the thread to finish once its fibers are gone; join it (owned).
+    // Returns false if it had to be abandoned.
+    bool stop_and_join(std::chrono::steady_clock::time_point deadline);
+
+    template <class F>
+    void post(F&& f) {
+        boost::asio::post(io_, std::forward<F>(f));
+    }
+    bool on_this_thread() const noexcept { return current_worker() == this; }
+    boost::asio::io_context& io() noexcept { return io_; }
+    runtime_impl& rt() noexcept { return rt_; }
+    std::size_t index() const noexcept { return index_; }
+    bool guest() const noexcept { return guest_; }
+
+    // Home thread only.
+    void start_fiber(task_base* t, spawn_params p, fiber_state* parent);
+    void fiber_exited(fiber_state& fs) noexcept;
+    void cancel_all(const std::string& reason) noexcept;
+    void deadline_changed(fiber_state& fs) noexcept;
+    void arm_timer(clock::time_point tp) noexcept;
+    void collect(std::vector<struct fiber_snapshot>& out) const;
+
+    // Any thread.
+    std::size_t live() const noexcept { return live_.load(std::memory_order_acquire); }
+    void add_live() noexcept { live_.fetch_add(1, std::memory_order_relaxed); }
+    void fiber_start_failed() noexcept;
+    std::size_t switches() const noexcept { return switches_.load(std::memory_order_relaxed); }
+    std::size_t ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
+    bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed); }
+    stack_pool& stacks() noexcept { return *stacks_; }
+    std::size_t pooled_stacks() const noexcept { return pooled_.load(std::memory_order_relaxed); }
+    std::size_t guarded_stacks() const noexcept { return guarded_.load(std::memory_order_relaxed); }
+    void flag_stall() noexcept { stall_flag_.store(true, std::memory_order_relaxed); }
+
+private:
+    friend class io_scheduler;
+    void thread_main();
+    void install();
+    void uninstall() noexcept;
+    void on_timer() noexcept;
+    void guest_pump() noexcept;
+    void request_pump() noexcept;
+    void report_stall(boost::fibers::context* ctx) noexcept;
+
+    runtime_impl& rt_;
+    std::size_t index_;
+    bool guest_;
+    std::optional<boost::asio::io_context> own_io_;
+    boost::asio::io_context& io_;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+    std::optional<boost::asio::steady_timer> timer_;
+    clock::time_point armed_at_ = clock::time_point::max();
+    std::thread thread_;
+    boost::fibers::context* main_ctx_ = nullptr;
+    bool stop_main_ = false;
+    io_scheduler* algo_ = nullptr;
+    std::optional<stack_pool> stacks_;
+    std::atomic<bool> pump_posted_{false};
+    bool in_pump_ = false;
+
+    boost::intrusive::list<fiber_state, boost::intrusive::base_hook<list_hook>, boost::intrusive::constant_time_size<false>> fibers_;
+    struct by_deadline {
+        bool operator()(const fiber_state& a, const fiber_state& b) const noexcept { return a.deadline() < b.deadline(); }
+    };
+    boost::intrusive::multiset<fiber_state, boost::intrusive::base_hook<deadline_hook>, boost::intrusive::compare<by_deadline>,
+                               boost::intrusive::constant_time_size<false>>
+        deadlines_;
+
+    std::atomic<std::size_t> live_{0};
+    std::atomic<std::size_t> switches_{0};
+    std::atomic<std::size_t> ready_{0};
+    std::atomic<std::size_t> pooled_{0};
+    std::atomic<std::size_t> guarded_{0};
+    std::atomic<bool> sleeping_{false};
+    std::atomic<bool> stall_flag_{false};
+};
+
+// What dump() reports of one fiber, captured on its home thread.
+struct fiber_snapshot {
+    std::string name;
+    std::size_t worker;
+    bool running;
+    bool ready;
+    const char* wait_what;
+    clock::time_point wait_since;
+    clock::time_point started;
+    clock::time_point deadline;
+    bool cancel_requested;
+};
+
+}  // namespace tw::detail

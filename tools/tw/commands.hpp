@@ -1,0 +1,28 @@
+#pragma once
+// tw subcommands: each one lives in its own file (tools/tw/<name>.cpp) and
+// exposes a single registration function declared here, which main.cpp calls.
+//
+// A registration function adds a subcommand to the app, declares its options,
+// and sets the subcommand's callback, which does the work. The callback reports
+// failure by throwing: any std::exception (tw::error, ...) makes tw print its
+// what() as one line on stderr and exit 1; throw CLI::ValidationError (or
+// another CLI::ParseError) for a usage error (exit 2). Results go to stdout,
+// diagnostics through spdlog (configured by --log-level/--log-file before any
+// callback runs).
+//
+// Example (tools/tw/bench.cpp, plus a line in main.cpp and tools/CMakeLists.txt):
+//   void add_bench_command(CLI::App& app) {
+//       auto opts = std::make_shared<bench_options>();
+//       auto* cmd = app.add_subcommand("bench", "Measure fiber and I/O overheads");
+//       cmd->add_option("--fibers", opts->fibers, "Fibers to run")->capture_default_str();
+//       cmd->callback([opts] { run_bench(*opts); });
+//   }
+
+#include <CLI/CLI.hpp>
+
+namespace tw::cli {
+
+// Declare one registration function per subcommand, e.g.:
+// void add_bench_command(CLI::App& app);
+
+}  // namespace tw::cli

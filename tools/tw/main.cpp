@@ -1,0 +1,71 @@
+// tw: the tworoutine command-line program. Parses global options, configures
+// logging and dispatches to a subcommand (see commands.hpp).
+//
+// Exit codes (DESIGN.md): 0 success, 1 the operation failed, 2 usage error.
+// Errors go to stderr as one line; results go to stdout.
+
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+#include <string>
+
+namespace {
+
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_failed = 1;
+constexpr int k_exit_usage = 2;
+
+// Replaces spdlog's default logger: stderr (results own stdout) or a file.
+void configure_logging(const std::string& level, const std::string& file) {
+    auto logger = file.empty() ? spdlog::stderr_color_mt("tw") : spdlog::basic_logger_mt("tw", file);
+    logger->set_level(spdlog::level::from_str(level));
+    spdlog::set_default_logger(std::move(logger));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"tw — tworoutine: control readout boards and instruments with plain blocking code on fibers", "tw"};
+    app.set_version_flag("--version", "tw " TW_VERSION);
+    app.require_subcommand(0, 1);
+
+    std::string log_level = "warn";
+    std::string log_file;
+    app.add_option("--log-level", log_level, "Log level")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+        ->capture_default_str();
+    app.add_option("--log-file", log_file, "Write the log to PATH instead of stderr")->option_text("PATH");
+
+    // The main app's parse-complete callback runs after all options are parsed
+    // and before any subcommand callback, so subcommands always log through the
+    // configured logger.
+    app.parse_complete_callback([&] { configure_logging(log_level, log_file); });
+
+    // Subcommands, one file each (commands.hpp), e.g.:
+    // tw::cli::add_bench_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
+            return app.exit(e);  // --help / --version: printed to stdout, exit 0
+        fmt::print(stderr, "tw: {} (see tw --help)\n", e.what());
+        return k_exit_usage;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "tw: {}\n", e.what());
+        return k_exit_failed;
+    }
+
+    if (app.get_subcommands().empty()) {
+        std::cout << app.help();
+        return k_exit_ok;
+    }
+    return k_exit_ok;
+}
