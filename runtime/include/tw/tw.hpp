@@ -2,6 +2,9 @@
 // <tw/tw.hpp>: everything of tworoutine's runtime in one include.
 #include <tw/deadline.hpp>
 #include <tw/errors.hpp>
+#include <tw/fan_out.hpp>
+#include <tw/offload.hpp>
+#include <tw/sync.hpp>
 #include <tw/run.hpp>
 #include <tw/runtime.hpp>
 #include <tw/task.hpp>
