@@ -32,7 +32,10 @@ struct pooled_stack {
 
 worker::worker(runtime_impl& rt, std::size_t index, boost::asio::io_context* host)
     : rt_(rt), index_(index), guest_(host != nullptr), io_(host ? *host : own_io_.emplace(1)) {
-    guard_.emplace(io_.get_executor());
+    // An owned loop must not run out of work while fibers wait on each other;
+    // a host's loop is the host's to end (pending fiber I/O and async_run
+    // operations keep it busy as long as they need it).
+    if (!guest_) guard_.emplace(io_.get_executor());
     timer_.emplace(io_);
     stacks_.emplace(rt.options().stack_size, rt.guarded_left, rt.guard_warned,
                     [&rt](std::string_view m) { rt.warn(m); });
@@ -87,6 +90,9 @@ void worker::thread_main() {
 
 bool worker::stop_and_join(std::chrono::steady_clock::time_point) {
     if (guest_) {
+        // Finished fibers are freed by the dispatcher on its next pass, and
+        // their stacks go back to our pool: let it pass before the pool goes.
+        boost::this_fiber::yield();
         uninstall();
         return true;
     }
