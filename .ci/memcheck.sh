@@ -8,6 +8,16 @@
 # failing tests are printed. No matching tests is not an error.
 # (CTest's "Cannot find file: .../DartConfiguration.tcl" is harmless: we do not
 # include(CTest) and pass the valgrind settings with --overwrite instead.)
+#
+# Fiber stacks: tw registers every stack it allocates with valgrind
+# (VALGRIND_STACK_REGISTER in runtime/src/stack_pool.cpp). Boost.Fiber also
+# gives each thread a dispatcher fiber on a stack it allocates itself, and
+# Debian's Boost is not built with BOOST_USE_VALGRIND, so that stack is not
+# registered. When it happens to lie within --max-stackframe (2 MB by default)
+# below the thread's own stack, memcheck takes the switch for a huge frame and
+# reports reads of the thread's stack as uninitialised from then on. Treating
+# any move of the stack pointer by more than 64 KiB as a stack switch avoids
+# that; no frame in tw or the code it runs is anywhere near that large.
 set -euo pipefail
 
 build=${1:?usage: memcheck.sh BUILD_DIR [JOBS]}
@@ -18,7 +28,7 @@ rm -f "$logs"/MemoryChecker.*.log
 status=0
 ctest --test-dir "$build" -T memcheck -L runtime -LE nomemcheck -j"$jobs" --output-on-failure \
   --overwrite MemoryCheckCommand="$(command -v valgrind)" \
-  --overwrite "MemoryCheckCommandOptions=--error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --num-callers=40" \
+  --overwrite "MemoryCheckCommandOptions=--error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --num-callers=40 --max-stackframe=65536" \
   || status=$?
 
 if [ "$status" -ne 0 ]; then

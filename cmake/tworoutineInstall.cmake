@@ -1,11 +1,18 @@
 # Install the libraries and the `tworoutine` CMake package:
-#   find_package(tworoutine) -> tw::runtime, tw::drivers, tw::algorithms
+#   find_package(tworoutine) -> tw::runtime, tw::drivers, tw::algorithms (and tw::sim)
 # Headers are installed by each layer's own CMakeLists.txt.
 include(CMakePackageConfigHelpers)
 
 set(TW_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/tworoutine)
 
-install(TARGETS tw_runtime tw_drivers tw_algorithms
+# tw::sim (the simulator library) is built with the tools (TW_BUILD_TOOLS).
+set(_tw_exported tw_runtime tw_drivers tw_algorithms)
+set(TW_EXPORT_SIM OFF)
+if(TARGET tw_sim)
+  list(APPEND _tw_exported tw_sim)
+  set(TW_EXPORT_SIM ON)
+endif()
+install(TARGETS ${_tw_exported}
   EXPORT tworoutineTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

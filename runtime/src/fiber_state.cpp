@@ -5,6 +5,8 @@
 
 #include <thread>
 
+#include <time.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/fiber/operations.hpp>
 
@@ -15,13 +17,15 @@
 namespace tw::detail {
 
 fiber_state::fiber_state(boost::fibers::context* ctx, worker& home, task_base& task) noexcept
-    : boost::fibers::fiber_properties(ctx), ctx_(ctx), home_(home), task_(task) {}
+    : boost::fibers::fiber_properties(ctx), ctx_(ctx), home_(home), signals_(&home.signals()), task_(task) {}
 
 fiber_state::~fiber_state() = default;
 
-void fiber_state::check() {
-    if (defer_depth_ > 0) return;
-    if (cancel_requested_.load(std::memory_order_acquire)) {
+void fiber_state::check_slow() {
+    // A shield defers cancellation and moves the outer deadline aside (see
+    // push_shield), so while shielded deadline_ is one set inside the shield,
+    // which still applies: cleanup must not hang either.
+    if (defer_depth_ == 0 && cancel_requested_.load(std::memory_order_acquire)) {
         std::string r;
         {
             std::lock_guard lk(reason_mtx_);
@@ -38,7 +42,9 @@ void fiber_state::check() {
 void fiber_state::check_aborted() { check(); }
 
 void fiber_state::interrupt() noexcept {
-    if (defer_depth_ == 0 && waiting_on_) waiting_on_->interrupt();
+    // timed_out_: a deadline set inside a shield fired (the outer one is moved
+    // aside while shielded), which interrupts even a shielded wait.
+    if ((defer_depth_ == 0 || timed_out_) && waiting_on_) waiting_on_->interrupt();
 }
 
 void fiber_state::cancel(const std::string& reason) noexcept {
@@ -62,15 +68,12 @@ void fiber_state::set_deadline(clock::time_point tp) noexcept {
     home_.deadline_changed(*this);
 }
 
-void fiber_state::begin_wait(wait_point& wp, const char* what) noexcept {
-    waiting_on_ = &wp;
-    wait_what = what;
-    wait_since = clock::now();
-}
-
-void fiber_state::end_wait() noexcept {
-    waiting_on_ = nullptr;
-    wait_what = nullptr;
+clock::time_point fiber_state::coarse_now() noexcept {
+    // CLOCK_MONOTONIC_COARSE is the same clock as steady_clock on Linux, read
+    // without the TSC: good to a few milliseconds, which is all a dump needs.
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
 void fiber_state::push_shield() noexcept {
@@ -146,6 +149,13 @@ void yield() {
 std::string_view name() noexcept {
     auto* fs = detail::current_fiber();
     return fs ? std::string_view(fs->name) : std::string_view();
+}
+boost::asio::io_context::executor_type executor() {
+    auto* fs = detail::current_fiber();
+    if (!fs)
+        throw usage_error("tw::this_fiber::executor() called outside a tw fiber: use tw::runtime::executor(i) "
+                          "on plain threads and in handlers");
+    return fs->home().io().get_executor();
 }
 }  // namespace this_fiber
 

@@ -19,7 +19,12 @@ namespace {
 thread_local worker* t_current_worker = nullptr;
 }
 
-void set_current_worker(worker* w) noexcept { t_current_worker = w; }
+thread_local worker_signals* t_worker_signals = nullptr;
+
+void set_current_worker(worker* w) noexcept {
+    t_current_worker = w;
+    t_worker_signals = w ? &w->signals() : nullptr;
+}
 worker* current_worker() noexcept { return t_current_worker; }
 
 void check_blocking_allowed(const char* what) {
@@ -327,6 +332,7 @@ std::string runtime::dump_text() const {
 }
 
 boost::asio::io_context::executor_type runtime::executor(std::size_t worker) const {
+    if (impl_->worker_count() == 0) throw usage_error("tw::runtime::executor called after the runtime was shut down");
     return impl_->worker_at(worker % impl_->worker_count()).io().get_executor();
 }
 

@@ -7,6 +7,10 @@ namespace tw::detail {
 void io_scheduler::awakened(boost::fibers::context* ctx) noexcept {
     ctx->ready_link(rqueue_);
     ++ready_count_;
+    // A fiber became ready while the dispatcher sits in io_context::run()
+    // (an inline-resumed fiber woke it): Boost.Fiber's loop must pick it. The
+    // dispatcher itself is queued on every inline resume; that needs nothing.
+    if (w_.in_run_ && !ctx->is_context(boost::fibers::type::dispatcher_context)) w_.io_.stop();
     // Only a worker fiber becoming ready needs the host's loop to pump; the
     // dispatcher and the host's own main context are queued on every round.
     if (w_.guest_ && ctx->is_context(boost::fibers::type::worker_context)) w_.request_pump();
@@ -14,25 +18,28 @@ void io_scheduler::awakened(boost::fibers::context* ctx) noexcept {
 
 boost::fibers::context* io_scheduler::pick_next() noexcept {
     if (rqueue_.empty()) return nullptr;
-    auto* active = boost::fibers::context::active();
-    if (!w_.guest_ && picks_since_poll_ >= k_poll_every && active->is_context(boost::fibers::type::dispatcher_context)) {
+    if (picks_since_poll_ >= k_poll_every && !w_.guest_ &&
+        boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
         // The dispatcher's turn in a busy round: let suspend_until poll I/O
         // (without blocking, since fibers are ready) before anyone else runs.
         return nullptr;
     }
-    if (w_.stall_flag_.load(std::memory_order_relaxed)) w_.report_stall(active);
+    if (w_.stall_flag_.load(std::memory_order_relaxed)) w_.report_stall(boost::fibers::context::active());
     auto* ctx = &rqueue_.front();
     rqueue_.pop_front();
     --ready_count_;
     ++picks_since_poll_;
     // Only this thread writes the counters; relaxed stores keep them cheap
     // while other threads may read them for counters() and the watchdog.
-    w_.switches_.store(w_.switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    w_.signals_.count_switch();
     w_.ready_.store(ready_count_, std::memory_order_relaxed);
     return ctx;
 }
 
 void io_scheduler::poll_batch() noexcept {
+    // A wake-up may have stopped the io_context (worker::wake_dispatcher);
+    // a stopped io_context polls nothing.
+    w_.io_.restart();
     // Bounded: handlers that post handlers must not keep the dispatcher from
     // its other duties (remote-ready and sleeping fibers).
     for (std::size_t i = 0; i < k_poll_batch; ++i)
@@ -59,10 +66,21 @@ void io_scheduler::suspend_until(std::chrono::steady_clock::time_point const& tp
         poll_batch();
         return;
     }
-    w_.sleeping_.store(true, std::memory_order_relaxed);
-    w_.io_.run_one();  // sleeps in epoll until I/O, the timer or a post
-    w_.sleeping_.store(false, std::memory_order_relaxed);
-    poll_batch();
+    // Run the io_context until Boost.Fiber's own loop has work: a ready fiber,
+    // a remote wake-up (notify), a timed wait that is due (the timer) or a
+    // finished fiber to free — each of those calls worker::wake_dispatcher,
+    // which stops run(). Most handlers resume their fiber inline
+    // (yield_core::finish), so an I/O completion costs one switch into the
+    // fiber and one back, like a plain Asio coroutine: none of the
+    // dispatcher's bookkeeping runs per completion, and Asio keeps one
+    // thread_info (and its recycled handler memory) for the whole run.
+    w_.signals_.dispatcher = boost::fibers::context::active();
+    w_.signals_.idle.store(true, std::memory_order_relaxed);
+    w_.io_.restart();
+    w_.in_run_ = true;
+    w_.io_.run();
+    w_.in_run_ = false;
+    w_.signals_.idle.store(false, std::memory_order_relaxed);
     w_.ready_.store(ready_count_, std::memory_order_relaxed);
 }
 
@@ -75,8 +93,9 @@ void io_scheduler::notify() noexcept {
         }
         guest_cv_.notify_all();
         w_.request_pump();
-    } else
-        boost::asio::post(w_.io_, [] {});
+    } else {
+        boost::asio::post(w_.io_, [w = &w_] { w->wake_dispatcher(); });
+    }
 }
 
 }  // namespace tw::detail

@@ -29,6 +29,14 @@ bool is_cancellation(const std::exception_ptr& e) noexcept {
 
 void park(spinlock_lock& lk, waiter& w, clock::time_point until, const char* what) noexcept {
     auto* ctx = boost::fibers::context::active();
+    if (until == clock::time_point::max() && ctx->is_context(boost::fibers::type::main_context) && !current_worker()) {
+        // A plain thread: nothing else can run on it while it waits.
+        std::atomic<bool> flag{false};
+        w.thread_flag = &flag;
+        lk.unlock();
+        flag.wait(false, std::memory_order_acquire);
+        return;
+    }
     w.waker = ctx->create_waker();
     fiber_state* fs = current_fiber();
     waker_point wp;
@@ -55,7 +63,7 @@ bool task_base::wait_until(clock::time_point until) {
         if (fs) fs->check();
         spinlock_lock lk(mtx_);
         if (done()) return true;
-        if (clock::now() >= until) return false;
+        if (until != clock::time_point::max() && clock::now() >= until) return false;
         waiter w;
         waiters_.push_back(w);
         park(lk, w, until, "task");
@@ -142,6 +150,14 @@ void drop_handle(task_base& t) noexcept {
 }
 
 void launch(runtime_impl& rt, task_base* t, spawn_params params) {
+    t->name_ = params.name;
+    if (rt.stopping()) {
+        // Before picking a worker: once shut down, the runtime has none.
+        t->error_ = std::make_exception_ptr(cancelled_error("runtime is shutting down; no new fibers are started"));
+        t->complete();
+        t->release();
+        return;
+    }
     fiber_state* parent = current_fiber();
     worker* w = nullptr;
     if (parent && &parent->home().rt() == &rt)
@@ -151,17 +167,11 @@ void launch(runtime_impl& rt, task_base* t, spawn_params params) {
     else
         w = &rt.pick_worker();
     t->home_ = w;
-    t->name_ = params.name;
-    auto fail = [t, w](std::exception_ptr e) {
+    auto fail = [t](std::exception_ptr e) {
         t->error_ = std::move(e);
         t->complete();
         t->release();
-        (void)w;
     };
-    if (rt.stopping()) {
-        fail(std::make_exception_ptr(cancelled_error("runtime is shutting down; no new fibers are started")));
-        return;
-    }
     w->add_live();
     auto start = [w, t, fail](spawn_params p, fiber_state* parent) {
         try {

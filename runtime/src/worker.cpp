@@ -36,7 +36,6 @@ worker::worker(runtime_impl& rt, std::size_t index, boost::asio::io_context* hos
     // a host's loop is the host's to end (pending fiber I/O and async_run
     // operations keep it busy as long as they need it).
     if (!guest_) guard_.emplace(io_.get_executor());
-    timer_.emplace(io_);
     stacks_.emplace(rt.options().stack_size, rt.guarded_left, rt.guard_warned,
                     [&rt](std::string_view m) { rt.warn(m); });
 }
@@ -122,7 +121,7 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
     fs->guard_lo = blk.guard;
     fs->guard_hi = blk.guard ? blk.lo : nullptr;
     fs->canary = !blk.guarded;
-    fs->started = clock::now();
+    fs->started = fiber_state::coarse_now();
     t->home_ = this;
     t->fiber_alive_ = true;
     fibers_.push_back(*fs);
@@ -163,6 +162,7 @@ void worker::fiber_exited(fiber_state& fs) noexcept {
         std::abort();
     }
     fs.task().fiber_alive_ = false;
+    wake_dispatcher();  // it frees finished fibers (and their stacks)
     pooled_.store(stacks_->pooled(), std::memory_order_relaxed);
     if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) rt_.fiber_count_changed();
 }
@@ -184,12 +184,16 @@ void worker::deadline_changed(fiber_state& fs) noexcept {
 
 void worker::arm_timer(clock::time_point tp) noexcept {
     // Lazy: a later wake-up than the armed one is picked up when it fires.
-    if (tp >= armed_at_ || !timer_) return;
+    if (tp >= armed_at_ || stop_main_) return;
+    // Made on first use: a worker that never waits with a time limit keeps an
+    // io_context without a timer (and, without sockets, without epoll at all).
+    if (!timer_) timer_.emplace(io_);
     armed_at_ = tp;
     timer_->expires_at(tp);
     timer_->async_wait([this](const boost::system::error_code& ec) {
         if (ec) return;  // re-armed or destroyed
         armed_at_ = clock::time_point::max();
+        wake_dispatcher();  // it moves sleeping fibers that are due to ready
         on_timer();
     });
 }

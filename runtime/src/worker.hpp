@@ -107,15 +107,21 @@ public:
     void cancel_all(const std::string& reason) noexcept;
     void deadline_changed(fiber_state& fs) noexcept;
     void arm_timer(clock::time_point tp) noexcept;
+    // Makes io_scheduler::suspend_until return to Boost.Fiber's loop: it has
+    // work (a ready, remote-ready, due or finished fiber).
+    void wake_dispatcher() noexcept {
+        if (in_run_) io_.stop();
+    }
+    worker_signals& signals() noexcept { return signals_; }
     void collect(std::vector<struct fiber_snapshot>& out) const;
 
     // Any thread.
     std::size_t live() const noexcept { return live_.load(std::memory_order_acquire); }
     void add_live() noexcept { live_.fetch_add(1, std::memory_order_relaxed); }
     void fiber_start_failed() noexcept;
-    std::size_t switches() const noexcept { return switches_.load(std::memory_order_relaxed); }
+    std::size_t switches() const noexcept { return signals_.switches.load(std::memory_order_relaxed); }
     std::size_t ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
-    bool sleeping() const noexcept { return sleeping_.load(std::memory_order_relaxed); }
+    bool sleeping() const noexcept { return signals_.idle.load(std::memory_order_relaxed); }
     stack_pool& stacks() noexcept { return *stacks_; }
     std::size_t pooled_stacks() const noexcept { return pooled_.load(std::memory_order_relaxed); }
     std::size_t guarded_stacks() const noexcept { return guarded_.load(std::memory_order_relaxed); }
@@ -156,11 +162,11 @@ private:
         deadlines_;
 
     std::atomic<std::size_t> live_{0};
-    std::atomic<std::size_t> switches_{0};
+    worker_signals signals_;
     std::atomic<std::size_t> ready_{0};
     std::atomic<std::size_t> pooled_{0};
     std::atomic<std::size_t> guarded_{0};
-    std::atomic<bool> sleeping_{false};
+    bool in_run_ = false;  // home thread: inside io_scheduler::suspend_until's io_context::run()
     std::atomic<bool> stall_flag_{false};
 };
 

@@ -22,6 +22,8 @@
 
 #include <chrono>
 
+#include <boost/asio/io_context.hpp>
+
 #include <tw/detail/fiber_state.hpp>
 
 namespace tw {
@@ -73,6 +75,11 @@ namespace this_fiber {
 void yield();
 // The calling fiber's name ("" on a plain thread).
 std::string_view name() noexcept;
+// The executor of the calling fiber's worker: sockets, acceptors and timers
+// made with it complete on the fiber's own thread (no cross-thread hop).
+// Throws usage_error when not called on a tw fiber.
+//   boost::asio::ip::tcp::socket s(tw::this_fiber::executor());
+boost::asio::io_context::executor_type executor();
 }  // namespace this_fiber
 
 }  // namespace tw

@@ -57,6 +57,12 @@ struct runtime_options {
 struct spawn_options {
     std::string name;             // shown in the fiber dump and in warnings
     std::size_t stack_size = 0;   // 0: the runtime's default
+    // true: a child of the spawning fiber (inherits its deadline and is
+    // cancelled with it). false: a root fiber, e.g. a server's accept loop
+    // that must outlive the deadline of the fiber that started it; it still
+    // runs on the spawning fiber's worker and is cancelled by its task
+    // handle or the runtime's shutdown.
+    bool child = true;
 };
 
 // Counters of a runtime, summed over its workers.
@@ -108,7 +114,7 @@ public:
         auto* st = new detail::task_impl<T, decltype(bound)>(std::move(bound));
         task<T> t(st);
         st->add_ref();  // the fiber's reference
-        detail::launch(*impl_, st, {std::move(opts.name), opts.stack_size, true});
+        detail::launch(*impl_, st, {std::move(opts.name), opts.stack_size, opts.child});
         return t;
     }
 

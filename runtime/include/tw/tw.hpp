@@ -1,6 +1,7 @@
 #pragma once
 // <tw/tw.hpp>: everything of tworoutine's runtime in one include.
 #include <tw/deadline.hpp>
+#include <tw/duration.hpp>
 #include <tw/errors.hpp>
 #include <tw/fan_out.hpp>
 #include <tw/offload.hpp>

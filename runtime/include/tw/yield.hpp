@@ -19,6 +19,7 @@
 // Thread safety: the completion may run on any thread; the fiber is resumed
 // on its own thread. Errors: usage_error when not called on a tw fiber.
 
+#include <atomic>
 #include <exception>
 #include <optional>
 #include <tuple>
@@ -47,39 +48,51 @@ inline constexpr yield_t yield{};
 namespace detail {
 
 // Shared between the suspended fiber (which owns it on its stack) and the
-// completion handler. The lock closes the window between "operation done"
-// and "fiber suspended": a completion that arrives before the fiber parks
-// (inline, or on another thread) just records its result and the fiber
-// never suspends; one that arrives after finds `parked` and wakes it.
+// completion handler; `state` closes the window between "operation done" and
+// "fiber suspended":
+// * pending → parked (the fiber, just before it suspends) or → done (the
+//   handler). Whoever comes second sees the other's mark.
+// * A handler that finds `pending` ran before the fiber parked (inline, or on
+//   another thread): it only records the result and the fiber never suspends.
+// * A handler that finds `parked` wakes the fiber. On the fiber's own thread
+//   the fiber has certainly switched away (one thread runs one context at a
+//   time). On another thread it may still be switching: then it is queued
+//   with schedule_from_remote, which its thread only looks at from its
+//   dispatcher, i.e. after the switch. So no lock is needed.
 struct yield_core final : wait_point {
-    spinlock mtx;
+    enum : int { pending, parked, done };
+    std::atomic<int> state{pending};
     boost::fibers::context* ctx = nullptr;
     fiber_state* fs = nullptr;
-    bool done = false;
-    bool parked = false;
 
     void interrupt() noexcept override { fs->signal.emit(boost::asio::cancellation_type::terminal); }
 
     void finish() noexcept {
-        spinlock_lock lk(mtx);
-        done = true;
-        if (!parked) return;
+        if (state.exchange(done, std::memory_order_acq_rel) != parked) return;
+        // From here the fiber does not touch *this until resumed, and nothing
+        // else resumes it, so `c` stays valid even though *this may not.
         auto* c = ctx;
-        lk.unlock();
-        // Past the unlock the fiber is fully suspended and nothing else resumes
-        // it, so `c` stays valid even though *this may not.
-        boost::fibers::context::active()->schedule(c);
+        auto& sig = fs->signals();
+        if (t_worker_signals == &sig && sig.idle.load(std::memory_order_relaxed)) {
+            // The usual case: a handler run by io_scheduler::suspend_until on
+            // the fiber's own thread, from its dispatcher. Switch to the fiber
+            // now; passing the dispatcher puts it back in the ready queue (as
+            // Boost.Fiber's own loop does), and the switch back returns here.
+            sig.count_switch();
+            sig.idle.store(false, std::memory_order_relaxed);
+            c->resume(sig.dispatcher);
+            sig.idle.store(true, std::memory_order_relaxed);
+        } else {
+            // Another thread, a fiber, or a host's handler in guest mode: queue it.
+            boost::fibers::context::active()->schedule(c);
+        }
     }
 
     void wait(const char* what) {
+        int expected = pending;
+        if (!state.compare_exchange_strong(expected, parked, std::memory_order_acq_rel)) return;  // already done
         fs->begin_wait(*this, what);
-        {
-            spinlock_lock lk(mtx);
-            if (!done) {
-                parked = true;
-                ctx->suspend(lk);  // releases lk only once switched away
-            }
-        }
+        ctx->suspend();
         fs->end_wait();
     }
 };

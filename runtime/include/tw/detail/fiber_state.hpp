@@ -29,6 +29,18 @@ namespace tw::detail {
 class worker;
 class task_base;
 
+// What a worker publishes for its watchdog and counters; written only by the
+// worker's thread (relaxed stores), read from anywhere.
+struct worker_signals {
+    std::atomic<std::size_t> switches{0};  // fibers resumed, by the dispatcher or inline
+    // True while the worker's dispatcher context runs the io_context and no
+    // fiber runs, i.e. exactly while a handler may resume a fiber inline.
+    std::atomic<bool> idle{false};
+    boost::fibers::context* dispatcher = nullptr;  // the worker's dispatcher context
+
+    void count_switch() noexcept { switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+};
+
 // Something a fiber is parked on that cancellation or a deadline can cut
 // short. interrupt() runs on the fiber's home thread.
 class wait_point {
@@ -58,7 +70,11 @@ public:
 
     // Throws cancelled_error or timeout_error if this fiber must stop at a wait
     // point now. Called before and after every blocking operation.
-    void check();
+    void check() {
+        // Inline fast path: the usual fiber is neither cancelled nor under a deadline.
+        if (!cancel_requested_.load(std::memory_order_acquire) && deadline_ == clock::time_point::max()) return;
+        check_slow();
+    }
     // Same, but for an operation that completed with operation_aborted: returns
     // normally if the abort was not caused by this fiber's cancellation.
     void check_aborted();
@@ -74,11 +90,22 @@ public:
     bool cancel_requested() const noexcept { return cancel_requested_.load(std::memory_order_acquire); }
 
     // Bookkeeping of the current wait, for interrupts and the fiber dump.
-    void begin_wait(wait_point& wp, const char* what) noexcept;
-    void end_wait() noexcept;
+    void begin_wait(wait_point& wp, const char* what) noexcept {
+        waiting_on_ = &wp;
+        wait_what = what;
+        wait_since = coarse_now();
+    }
+    void end_wait() noexcept {
+        waiting_on_ = nullptr;
+        wait_what = nullptr;
+    }
+    // A clock for diagnostics only: a few ms coarse, but far cheaper than
+    // steady_clock on every wait.
+    static clock::time_point coarse_now() noexcept;
 
     boost::fibers::context* context() const noexcept { return ctx_; }
     worker& home() const noexcept { return home_; }
+    worker_signals& signals() const noexcept { return *signals_; }
     task_base& task() const noexcept { return task_; }
     fiber_state* parent() const noexcept { return parent_; }
 
@@ -94,10 +121,12 @@ public:
     clock::time_point wait_since;
 
 private:
+    void check_slow();
     friend class worker;
     friend class cancellation_shield_access;
     boost::fibers::context* ctx_;
     worker& home_;
+    worker_signals* signals_;
     task_base& task_;
     fiber_state* parent_ = nullptr;
     boost::intrusive::list<fiber_state, boost::intrusive::base_hook<child_hook>,
@@ -116,6 +145,9 @@ public:
     void push_shield() noexcept;
     void pop_shield() noexcept;
 };
+
+// The signals of the worker whose thread this is (nullptr elsewhere).
+extern thread_local worker_signals* t_worker_signals;
 
 // The calling fiber's state, or nullptr on a plain thread, a handler, or a
 // fiber that tw did not start.

@@ -4,6 +4,7 @@
 // by the primitive, by cancellation, or by its time limit — through Boost.Fiber's
 // epoch-checked waker, so racing wake-ups from several threads are harmless.
 
+#include <atomic>
 #include <chrono>
 
 #include <boost/fiber/context.hpp>
@@ -20,6 +21,10 @@ using spinlock_lock = boost::fibers::detail::spinlock_lock;
 
 struct waiter : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::safe_link>> {
     boost::fibers::waker waker;
+    // A plain thread that blocks without a time limit waits on this flag (a
+    // futex) instead of through Boost.Fiber's per-thread scheduler: half the
+    // system calls for a foreign thread's synchronous call.
+    std::atomic<bool>* thread_flag = nullptr;
     bool notified = false;  // set by the primitive, under its lock, before waking
 };
 
@@ -35,7 +40,14 @@ void park(spinlock_lock& lk, waiter& w, clock::time_point until, const char* wha
 // Wake one waiter (caller holds the primitive's lock and has unlinked it).
 inline void notify(waiter& w) noexcept {
     w.notified = true;
-    w.waker.wake();
+    if (w.thread_flag) {
+        // The waiter re-takes the primitive's lock (held by our caller) before
+        // it leaves, so the flag on its stack outlives notify_one.
+        w.thread_flag->store(true, std::memory_order_release);
+        w.thread_flag->notify_one();
+    } else {
+        w.waker.wake();
+    }
 }
 
 }  // namespace tw::detail
