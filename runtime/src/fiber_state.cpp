@@ -144,6 +144,7 @@ namespace this_fiber {
 void yield() {
     auto* fs = detail::current_fiber();
     if (fs) fs->check();
+    detail::eh_stash eh;
     boost::this_fiber::yield();
 }
 std::string_view name() noexcept {

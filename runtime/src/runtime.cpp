@@ -206,19 +206,26 @@ void runtime_impl::watchdog_main() {
     const auto threshold = opts_.slow_fiber_warning;
     const auto tick = std::max<std::chrono::milliseconds>(threshold / 4, std::chrono::milliseconds(1));
     std::vector<std::size_t> last(workers_.size(), ~std::size_t{0});
-    std::vector<std::chrono::milliseconds> stuck(workers_.size(), std::chrono::milliseconds(0));
+    std::vector<clock::time_point> since(workers_.size(), clock::now());
+    std::vector<bool> flagged(workers_.size(), false);
     std::unique_lock lk(watchdog_mtx_);
     while (!watchdog_cv_.wait_for(lk, tick, [this] { return watchdog_stop_; })) {
+        const auto now = clock::now();
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             auto& w = *workers_[i];
             auto s = w.switches();
             if (s != last[i] || w.sleeping() || w.live() == 0) {
                 last[i] = s;
-                stuck[i] = std::chrono::milliseconds(0);
+                since[i] = now;
+                flagged[i] = false;
                 continue;
             }
-            stuck[i] += tick;
-            if (stuck[i] >= threshold && stuck[i] < threshold + tick) w.flag_stall();  // named when it suspends
+            // Elapsed time, not a count of ticks: a watchdog thread that gets
+            // the CPU late (a loaded machine, valgrind) must still see a long run.
+            if (!flagged[i] && now - since[i] >= threshold) {
+                w.flag_stall();  // named when it suspends
+                flagged[i] = true;
+            }
         }
     }
 }

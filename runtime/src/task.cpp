@@ -37,6 +37,7 @@ void park(spinlock_lock& lk, waiter& w, clock::time_point until, const char* wha
         flag.wait(false, std::memory_order_acquire);
         return;
     }
+    eh_stash eh;
     w.waker = ctx->create_waker();
     fiber_state* fs = current_fiber();
     waker_point wp;

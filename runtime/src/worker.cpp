@@ -91,7 +91,10 @@ bool worker::stop_and_join(std::chrono::steady_clock::time_point) {
     if (guest_) {
         // Finished fibers are freed by the dispatcher on its next pass, and
         // their stacks go back to our pool: let it pass before the pool goes.
-        boost::this_fiber::yield();
+        {
+            eh_stash eh;  // this may run while an exception unwinds the host
+            boost::this_fiber::yield();
+        }
         uninstall();
         return true;
     }
@@ -223,7 +226,10 @@ void worker::guest_pump() noexcept {
     pump_posted_.store(false, std::memory_order_release);
     if (!algo_) return;
     in_pump_ = true;
-    boost::this_fiber::yield();
+    {
+        eh_stash eh;  // the host's handler may itself be inside a catch block
+        boost::this_fiber::yield();
+    }
     in_pump_ = false;
 }
 

@@ -92,7 +92,10 @@ struct yield_core final : wait_point {
         int expected = pending;
         if (!state.compare_exchange_strong(expected, parked, std::memory_order_acq_rel)) return;  // already done
         fs->begin_wait(*this, what);
-        ctx->suspend();
+        {
+            eh_stash eh;
+            ctx->suspend();
+        }
         fs->end_wait();
     }
 };

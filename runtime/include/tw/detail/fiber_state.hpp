@@ -146,8 +146,48 @@ public:
     void pop_shield() noexcept;
 };
 
+// The C++ runtime keeps "the exceptions being handled" (what `throw;` and
+// std::current_exception() see) and std::uncaught_exceptions() per thread,
+// and Boost.Fiber does not switch them with the fiber. A fiber that suspends
+// inside a catch block — cleanup I/O before `throw;` is common in instrument
+// code — would otherwise rethrow whatever another fiber is handling. Every tw
+// suspension point therefore takes its fiber's state off the thread while it
+// is away (leaving the thread clean for the next context) and puts it back
+// when it resumes. This is what userver does on each coroutine switch.
+class eh_stash {
+public:
+    eh_stash() noexcept;
+    ~eh_stash();
+    eh_stash(const eh_stash&) = delete;
+    eh_stash& operator=(const eh_stash&) = delete;
+
+private:
+    struct globals {  // libstdc++'s and libc++abi's __cxa_eh_globals
+        void* caught;
+        unsigned int uncaught;
+    };
+    globals* g_;
+    globals saved_;
+};
+
 // The signals of the worker whose thread this is (nullptr elsewhere).
 extern thread_local worker_signals* t_worker_signals;
+
+}  // namespace tw::detail
+
+namespace __cxxabiv1 {
+struct __cxa_eh_globals;
+extern "C" __cxa_eh_globals* __cxa_get_globals() noexcept;
+}  // namespace __cxxabiv1
+
+namespace tw::detail {
+
+inline eh_stash::eh_stash() noexcept
+    : g_(reinterpret_cast<globals*>(__cxxabiv1::__cxa_get_globals())), saved_(*g_) {
+    *g_ = globals{nullptr, 0};
+}
+
+inline eh_stash::~eh_stash() { *g_ = saved_; }
 
 // The calling fiber's state, or nullptr on a plain thread, a handler, or a
 // fiber that tw did not start.
