@@ -12,8 +12,10 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libspdlog-dev libcli11-dev libedit-dev
   valgrind
-  # independent peers for driver tests
-  python3-pymodbus python3-jsonrpclib-pelix
+  # independent peers for driver tests, independent clients for simulator tests
+  # (pymodbus's client package imports serial_asyncio, only Recommended)
+  python3-pymodbus python3-serial-asyncio python3-jsonrpclib-pelix
+  python3-pyvisa python3-pyvisa-py
 )
 
 missing=()

@@ -1,0 +1,224 @@
+// Simulated SCPI temperature controllers and Modbus compressors: independent
+// clients (pyvisa-py, pymodbus) for the protocols, in-process clients for the
+// thermal model, bounds and the many-connections mode.
+#include <tw/sim/simulator.hpp>
+
+#include <cmath>
+#include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "sim_test_util.hpp"
+
+using namespace tw_sim_test;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+namespace {
+
+std::array<std::uint8_t, 7> mbap(std::uint16_t tid, std::uint16_t len, std::uint8_t unit) {
+    return {static_cast<std::uint8_t>(tid >> 8), static_cast<std::uint8_t>(tid), 0, 0, static_cast<std::uint8_t>(len >> 8),
+            static_cast<std::uint8_t>(len), unit};
+}
+
+// One Modbus request on a tw fiber; returns the reply PDU.
+std::string modbus_request(tcp::socket& s, std::uint16_t tid, std::uint8_t unit, const std::string& pdu) {
+    auto h = mbap(tid, static_cast<std::uint16_t>(pdu.size() + 1), unit);
+    std::string frame(h.begin(), h.end());
+    frame += pdu;
+    boost::asio::async_write(s, boost::asio::buffer(frame), tw::yield);
+    std::array<std::uint8_t, 7> head;
+    boost::asio::async_read(s, boost::asio::buffer(head), tw::yield);
+    EXPECT_EQ((head[0] << 8) | head[1], tid);
+    std::string body(static_cast<std::size_t>(((head[4] << 8) | head[5]) - 1), '\0');
+    boost::asio::async_read(s, boost::asio::buffer(body), tw::yield);
+    return body;
+}
+
+bool closed_by_peer(tcp::socket& s) {
+    boost::system::error_code ec;
+    char buf[64];
+    for (;;) {
+        s.async_read_some(boost::asio::buffer(buf), tw::yield[ec]);
+        if (ec) return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
+    }
+}
+
+}  // namespace
+
+TEST(SimScpi, ServesPyvisa) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 2, .modbus = 0}, rt);
+    auto r = run_python("scpi_client.py", {port_of(sim.scpi_addresses()[1])});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("\nOK\n"));
+}
+
+TEST(SimScpi, TemperatureFollowsTheSetpointWithTheTimeConstant) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 1, .modbus = 0, .tau = 100ms}, rt);
+    client_runtime client;
+    client.call([&] {
+        line_client c(sim.scpi_addresses()[0]);
+        EXPECT_NEAR(std::stod(c.query("KRDG? 1")), 4.0, 0.05);
+        const auto start = std::chrono::steady_clock::now();
+        c.write("SETP 1,20");
+        // Wait for the event (the reading reaching the setpoint), not for time.
+        double k = 0;
+        while ((k = std::stod(c.query("KRDG? 1"))) < 19.5) tw::sleep_for(20ms);
+        // Relaxing from 4 K toward 20 K with tau = 100 ms takes about
+        // tau·ln(16/0.5) ≈ 350 ms: certainly not less than one tau.
+        EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+        EXPECT_NEAR(k, 20.0, 0.5);
+        EXPECT_NEAR(std::stod(c.query("KRDG? 2")), 4.0, 0.05);  // loop 2 untouched
+        EXPECT_EQ(c.query("SETP? 1"), "+2.0000E+01");
+        EXPECT_EQ(c.query("*OPC?"), "1");
+        EXPECT_EQ(c.query("*IDN?;*OPC?"), "TWSIM,TC-372,TC00000,1.0;1");
+    });
+}
+
+TEST(SimScpi, BadCommandsGiveNoReplyAndQueueErrors) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 1, .modbus = 0}, rt);
+    client_runtime client;
+    client.call([&] {
+        line_client c(sim.scpi_addresses()[0]);
+        c.write("FOO?");
+        c.write("KRDG? x");
+        c.write("SETP 1");
+        c.write("SETP 1,2,3");
+        EXPECT_EQ(c.query("SYST:ERR?"), "-113,\"Undefined header\"");
+        EXPECT_EQ(c.query("SYST:ERR?"), "-104,\"Data type error\"");
+        EXPECT_EQ(c.query("SYST:ERR?"), "-109,\"Missing parameter\"");
+        EXPECT_EQ(c.query("SYST:ERR?"), "-108,\"Parameter not allowed\"");
+        EXPECT_EQ(c.query("SYST:ERR?"), "0,\"No error\"");
+        for (int i = 0; i < 40; ++i) c.write("NOPE");
+        for (int i = 0; i < 15; ++i) EXPECT_EQ(c.query("SYST:ERR?"), "-113,\"Undefined header\"");
+        EXPECT_EQ(c.query("SYST:ERR?"), "-350,\"Queue overflow\"");
+        EXPECT_EQ(c.query("SYST:ERR?"), "0,\"No error\"");
+    });
+}
+
+TEST(SimScpi, AnOverlongLineClosesTheConnectionOnly) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 1, .modbus = 0}, rt);
+    client_runtime client;
+    client.call([&] {
+        line_client bad(sim.scpi_addresses()[0]);
+        std::string huge(64 * 1024, 'A');
+        boost::system::error_code ec;
+        boost::asio::async_write(bad.socket(), boost::asio::buffer(huge), tw::yield[ec]);
+        EXPECT_TRUE(closed_by_peer(bad.socket()));
+        line_client good(sim.scpi_addresses()[0]);
+        EXPECT_THAT(good.query("*IDN?"), StartsWith("TWSIM,"));
+    });
+}
+
+TEST(SimScpi, ManyInstrumentsOnFewPortsOnePerConnection) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 6, .scpi_ports = 2, .modbus = 0}, rt);
+    ASSERT_EQ(sim.scpi_addresses().size(), 2u);
+    EXPECT_THAT(sim.startup_lines().at(0), StartsWith("scpi "));
+    client_runtime client;
+    client.call([&] {
+        std::vector<std::unique_ptr<line_client>> conns;
+        std::set<std::string> serials;
+        for (int i = 0; i < 6; ++i) {
+            conns.push_back(std::make_unique<line_client>(sim.scpi_addresses()[static_cast<std::size_t>(i % 2)]));
+            serials.insert(conns.back()->query("*IDN?"));
+        }
+        EXPECT_EQ(serials.size(), 6u);  // six instruments of their own
+        conns[0]->write("SETP 1,50");
+        EXPECT_EQ(conns[0]->query("SETP? 1"), "+5.0000E+01");
+        EXPECT_EQ(conns[2]->query("SETP? 1"), "+4.0000E+00");  // same port, another instrument
+        // A seventh connection to a full port is closed at once.
+        line_client extra(sim.scpi_addresses()[0]);
+        EXPECT_TRUE(closed_by_peer(extra.socket()));
+        // A freed slot is served again.
+        conns[0].reset();
+        for (;;) {
+            line_client again(sim.scpi_addresses()[0]);
+            boost::system::error_code ec;
+            auto l = std::string("*IDN?\n");
+            boost::asio::async_write(again.socket(), boost::asio::buffer(l), tw::yield[ec]);
+            std::string reply;
+            boost::asio::async_read_until(again.socket(), boost::asio::dynamic_buffer(reply), '\n', tw::yield[ec]);
+            if (!ec) {
+                EXPECT_THAT(reply, StartsWith("TWSIM,"));
+                break;
+            }
+            tw::sleep_for(10ms);  // the server has not seen the close yet
+        }
+    });
+}
+
+TEST(SimModbus, ServesPymodbus) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 0, .modbus = 2, .compressor_start = 1s, .compressor_stop = 1s}, rt);
+    auto r = run_python("modbus_client.py", {port_of(sim.modbus_addresses()[1])});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("\nOK\n"));
+}
+
+TEST(SimModbus, MalformedFramesCloseTheConnection) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 0, .modbus = 1}, rt);
+    client_runtime client;
+    client.call([&] {
+        {
+            auto s = connect(sim.modbus_addresses()[0]);
+            // Protocol id 7 is not Modbus.
+            std::array<std::uint8_t, 12> frame{0, 1, 0, 7, 0, 6, 1, 4, 0, 0, 0, 1};
+            boost::asio::async_write(s, boost::asio::buffer(frame), tw::yield);
+            EXPECT_TRUE(closed_by_peer(s));
+        }
+        {
+            auto s = connect(sim.modbus_addresses()[0]);
+            // Length 300: longer than any Modbus frame.
+            std::array<std::uint8_t, 7> frame{0, 1, 0, 0, 0x01, 0x2c, 1};
+            boost::asio::async_write(s, boost::asio::buffer(frame), tw::yield);
+            EXPECT_TRUE(closed_by_peer(s));
+        }
+        auto s = connect(sim.modbus_addresses()[0]);
+        auto reply = modbus_request(s, 9, 1, std::string("\x04\x00\x00\x00\x02", 5));
+        EXPECT_EQ(reply.substr(0, 2), std::string("\x04\x04", 2));
+        // Unit ids other than 0, 1, 255: gateway exception 11.
+        EXPECT_EQ(modbus_request(s, 10, 17, std::string("\x04\x00\x00\x00\x01", 5)), std::string("\x84\x0b", 2));
+    });
+}
+
+TEST(SimModbus, AlarmFaultDrivesTheStateToFaultAfterStart) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 0, .scpi = 0, .modbus = 2, .faults = {tw::sim::parse_fault("modbus/alarm:overheat@1")},
+                            .compressor_start = 100ms},
+                           rt);
+    client_runtime client;
+    client.call([&] {
+        auto read_state = [](tcp::socket& s) {
+            auto r = modbus_request(s, 1, 1, std::string("\x04\x00\x00\x00\x14", 5));
+            std::vector<int> regs;
+            for (std::size_t i = 2; i + 1 < r.size(); i += 2)
+                regs.push_back((static_cast<unsigned char>(r[i]) << 8) | static_cast<unsigned char>(r[i + 1]));
+            return regs;
+        };
+        for (std::size_t unit = 0; unit < 2; ++unit) {
+            auto s = connect(sim.modbus_addresses()[unit]);
+            modbus_request(s, 2, 1, std::string("\x06\x00\x00\x00\x01", 5));
+            auto regs = read_state(s);
+            while (regs[0] == 2) {
+                tw::sleep_for(20ms);
+                regs = read_state(s);
+            }
+            if (unit == 0) {
+                EXPECT_EQ(regs[0], 3);
+                EXPECT_EQ(regs[19], 0);
+            } else {
+                EXPECT_EQ(regs[0], 6);
+                EXPECT_EQ(regs[1], 0);
+                EXPECT_EQ(regs[19] & 1, 1);  // overheat alarm bit
+                EXPECT_EQ(regs[18] & 1, 1);
+            }
+        }
+    });
+}

@@ -1,0 +1,412 @@
+#include "board.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numbers>
+#include <optional>
+#include <stdexcept>
+
+#include <boost/json.hpp>
+#include <fmt/core.h>
+
+namespace tw::sim::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::int64_t k_max_n = 1'000'000;  // get_samples: samples averaged per call
+
+// A failed call. `code` is its JSON-RPC error code; Tuber shows only the message.
+struct call_error : std::runtime_error {
+    int code;
+    std::string argument;  // the argument at fault, if any
+    call_error(int c, const std::string& m, std::string arg = {}) : std::runtime_error(m), code(c), argument(std::move(arg)) {}
+};
+constexpr int k_parse_error = -32700;
+constexpr int k_invalid_request = -32600;
+constexpr int k_method_not_found = -32601;
+constexpr int k_invalid_params = -32602;
+constexpr int k_server_error = -32000;
+
+struct param_def {
+    const char* name;
+    std::optional<std::int64_t> default_value;
+};
+
+struct call_context {
+    board& b;
+    std::vector<std::string>& warnings;
+};
+
+struct method_def {
+    const char* name;
+    const char* doc;
+    std::vector<param_def> params;
+    std::function<json::value(call_context&, const method_def&, std::vector<json::value>&)> fn;
+};
+
+// Numbers in messages: integers without a fraction, others in shortest form.
+std::string num(double v) {
+    if (std::abs(v) < 1e15 && v == std::floor(v)) return fmt::format("{}", static_cast<long long>(v));
+    return fmt::format("{}", v);
+}
+
+std::string shown(const json::value& v) {
+    auto s = json::serialize(v);
+    if (s.size() > 40) s = s.substr(0, 37) + "...";
+    return s;
+}
+
+std::optional<std::int64_t> as_integer(const json::value& v) {
+    if (v.is_int64()) return v.get_int64();
+    if (v.is_uint64()) return v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX) ? std::nullopt
+                                                                                    : std::optional<std::int64_t>(static_cast<std::int64_t>(v.get_uint64()));
+    if (v.is_double()) {
+        double d = v.get_double();
+        if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 9e15) return static_cast<std::int64_t>(d);
+    }
+    return std::nullopt;
+}
+
+std::optional<double> as_number(const json::value& v) {
+    if (v.is_int64()) return static_cast<double>(v.get_int64());
+    if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+    if (v.is_double() && std::isfinite(v.get_double())) return v.get_double();
+    return std::nullopt;
+}
+
+std::int64_t integer_arg(const method_def& m, std::size_t i, const json::value& v, std::int64_t lo, std::int64_t hi) {
+    auto x = as_integer(v);
+    if (!x || *x < lo || *x > hi)
+        throw call_error(k_invalid_params,
+                         fmt::format("{}: argument '{}' must be an integer in [{}, {}], got {}", m.name, m.params[i].name, lo, hi, shown(v)),
+                         m.params[i].name);
+    return *x;
+}
+
+double number_arg(const method_def& m, std::size_t i, const json::value& v, double lo, double hi, const char* what) {
+    auto x = as_number(v);
+    if (!x || *x < lo || *x > hi)
+        throw call_error(k_invalid_params,
+                         fmt::format("{}: argument '{}' must be a number in [{}, {}]{}, got {}", m.name, m.params[i].name, num(lo),
+                                     num(hi), what, shown(v)),
+                         m.params[i].name);
+    return *x;
+}
+
+board::channel_state& channel_arg(call_context& c, const method_def& m, std::vector<json::value>& a) {
+    auto ch = integer_arg(m, 0, a[0], 0, static_cast<std::int64_t>(c.b.channels.size()) - 1);
+    return c.b.channels[static_cast<std::size_t>(ch)];
+}
+
+const std::vector<method_def>& methods() {
+    static const std::vector<method_def> table = {
+        {"get_temperature", "FPGA temperature in degrees Celsius (slow drift plus noise).", {},
+         [](call_context& c, const method_def&, std::vector<json::value>&) -> json::value {
+             const auto& p = c.b.params();
+             double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.epoch).count();
+             double phase = unit_interval(counter_hash({p.seed, static_cast<std::uint64_t>(stream::fpga_temperature), p.index})) *
+                            2 * std::numbers::pi;
+             auto noise = gaussian_pair(
+                 counter_hash({p.seed, static_cast<std::uint64_t>(stream::fpga_temperature), p.index, ++c.b.temperature_reads}));
+             return 45.0 + 2.0 * std::sin(2 * std::numbers::pi * t / 600.0 + phase) + 0.05 * noise.real();
+         }},
+        {"set_frequency", "Set the carrier frequency of a channel, in Hz (FMIN <= hz <= FMAX).", {{"channel", {}}, {"hz", {}}},
+         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value {
+             auto& ch = channel_arg(c, m, a);
+             ch.frequency = number_arg(m, 1, a[1], c.b.params().fmin, c.b.params().fmax, " (FMIN..FMAX, Hz)");
+             return nullptr;
+         }},
+        {"get_frequency", "Carrier frequency of a channel, in Hz.", {{"channel", {}}},
+         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value { return channel_arg(c, m, a).frequency; }},
+        {"set_amplitude", "Set the carrier amplitude of a channel (0 <= amplitude <= 1).", {{"channel", {}}, {"amplitude", {}}},
+         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value {
+             auto& ch = channel_arg(c, m, a);
+             ch.amplitude = number_arg(m, 1, a[1], 0.0, 1.0, "");
+             return nullptr;
+         }},
+        {"get_amplitude", "Carrier amplitude of a channel.", {{"channel", {}}},
+         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value { return channel_arg(c, m, a).amplitude; }},
+        {"get_samples", "Mean of n complex samples of the channel's response: {\"i\": float, \"q\": float}.",
+         {{"channel", {}}, {"n", 256}},
+         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value {
+             auto& ch = channel_arg(c, m, a);
+             auto n = integer_arg(m, 1, a[1], 1, k_max_n);
+             const auto& p = c.b.params();
+             const auto index = static_cast<std::size_t>(&ch - c.b.channels.data());
+             auto v = ch.amplitude * s21(c.b.resonators(), ch.frequency) +
+                      sample_noise(p.seed, p.index, index, ch.calls++, static_cast<std::size_t>(n));
+             if (ch.amplitude == 0) c.warnings.push_back(fmt::format("channel {} has amplitude 0: the samples are noise only", index));
+             return json::object{{"i", v.real()}, {"q", v.imag()}};
+         }},
+        {"reset", "Set every channel back to amplitude 0 and frequency FMIN.", {},
+         [](call_context& c, const method_def&, std::vector<json::value>&) -> json::value {
+             for (auto& ch : c.b.channels) {
+                 ch.amplitude = 0;
+                 ch.frequency = c.b.params().fmin;
+             }
+             return nullptr;
+         }},
+    };
+    return table;
+}
+
+const method_def* find_method(std::string_view name) {
+    for (const auto& m : methods())
+        if (name == m.name) return &m;
+    return nullptr;
+}
+
+std::string signature_text(const method_def& m) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < m.params.size(); ++i) {
+        if (i) s += ", ";
+        s += m.params[i].name;
+        if (m.params[i].default_value) s += "=" + std::to_string(*m.params[i].default_value);
+    }
+    return s + ")";
+}
+
+// Python's rules: positional first, then keywords; no duplicates, no unknowns.
+std::vector<json::value> bind_args(const method_def& m, const json::array* args, const json::object* kwargs) {
+    std::vector<json::value> out(m.params.size());
+    std::vector<bool> set(m.params.size(), false);
+    const std::size_t npos = args ? args->size() : 0;
+    if (npos > m.params.size())
+        throw call_error(k_invalid_params, fmt::format("{}{} takes {} argument{}, got {}", m.name, signature_text(m), m.params.size(),
+                                                       m.params.size() == 1 ? "" : "s", npos));
+    for (std::size_t i = 0; i < npos; ++i) {
+        out[i] = (*args)[i];
+        set[i] = true;
+    }
+    if (kwargs)
+        for (const auto& kv : *kwargs) {
+            auto it = std::find_if(m.params.begin(), m.params.end(), [&](const param_def& p) { return kv.key() == p.name; });
+            if (it == m.params.end())
+                throw call_error(k_invalid_params, fmt::format("{}{} got an unexpected keyword argument '{}'", m.name, signature_text(m),
+                                                               std::string_view(kv.key())),
+                                 std::string(kv.key()));
+            auto i = static_cast<std::size_t>(it - m.params.begin());
+            if (set[i])
+                throw call_error(k_invalid_params, fmt::format("{}{} got multiple values for argument '{}'", m.name, signature_text(m), it->name),
+                                 it->name);
+            out[i] = kv.value();
+            set[i] = true;
+        }
+    for (std::size_t i = 0; i < m.params.size(); ++i) {
+        if (set[i]) continue;
+        if (!m.params[i].default_value)
+            throw call_error(k_invalid_params,
+                             fmt::format("{}{} missing required argument '{}'", m.name, signature_text(m), m.params[i].name), m.params[i].name);
+        out[i] = *m.params[i].default_value;
+    }
+    return out;
+}
+
+json::value call_method(board& b, const method_def& m, const json::array* args, const json::object* kwargs,
+                        std::vector<std::string>& warnings) {
+    auto bound = bind_args(m, args, kwargs);
+    call_context c{b, warnings};
+    return m.fn(c, m, bound);
+}
+
+json::object properties(const board& b) {
+    const auto& p = b.params();
+    return json::object{{"SERIAL", p.serial},
+                        {"FIRMWARE", "twsim-1.0"},
+                        {"NCHANNELS", static_cast<std::int64_t>(p.channels)},
+                        {"FMIN", p.fmin},
+                        {"FMAX", p.fmax}};
+}
+
+json::object describe(const board& b) {
+    json::object ms;
+    for (const auto& m : methods()) {
+        json::array params;
+        for (const auto& p : m.params) {
+            json::object po{{"name", p.name}, {"kind", "POSITIONAL_OR_KEYWORD"}};
+            if (p.default_value) po["default"] = *p.default_value;
+            params.push_back(std::move(po));
+        }
+        ms[m.name] = json::object{{"__doc__", m.doc}, {"__signature__", json::object{{"parameters", std::move(params)}}}};
+    }
+    return json::object{{"__doc__", fmt::format("Simulated readout board {} ({} channels, {} to {} Hz).", b.params().serial,
+                                                b.params().channels, num(b.params().fmin), num(b.params().fmax))},
+                        {"methods", std::move(ms)},
+                        {"properties", properties(b)}};
+}
+
+// ---- Tuber -------------------------------------------------------------------
+
+json::value tuber_call(board& b, const json::value& call, std::vector<std::string>& warnings) {
+    if (!call.is_object()) throw call_error(k_invalid_request, "a call must be a JSON object, got " + shown(call));
+    const auto& o = call.get_object();
+    for (const auto& kv : o) {
+        auto k = kv.key();
+        if (k != "object" && k != "method" && k != "args" && k != "kwargs" && k != "property" && k != "resolve")
+            throw call_error(k_invalid_request, fmt::format("unknown key '{}' in call object (allowed: object, method, args, kwargs, "
+                                                            "property, resolve)",
+                                                            std::string_view(k)));
+    }
+    auto get = [&](const char* k) -> const json::value* { return o.if_contains(k); };
+    const json::value* object = get("object");
+    const json::value* method = get("method");
+    const json::value* args = get("args");
+    const json::value* kwargs = get("kwargs");
+    const json::value* property = get("property");
+    const json::value* resolve = get("resolve");
+    if (method && !method->is_string()) throw call_error(k_invalid_request, "'method' must be a string, got " + shown(*method));
+    if (property && !property->is_string()) throw call_error(k_invalid_request, "'property' must be a string, got " + shown(*property));
+    if (args && !args->is_array() && !args->is_null()) throw call_error(k_invalid_request, "'args' must be an array, got " + shown(*args));
+    if (kwargs && !kwargs->is_object() && !kwargs->is_null())
+        throw call_error(k_invalid_request, "'kwargs' must be an object, got " + shown(*kwargs));
+    if (resolve && !resolve->is_bool()) throw call_error(k_invalid_request, "'resolve' must be true or false, got " + shown(*resolve));
+    if (method && property) throw call_error(k_invalid_request, "a call has either 'method' or 'property', not both");
+    if (!method && (args || kwargs)) throw call_error(k_invalid_request, "'args' and 'kwargs' need a 'method'");
+
+    // object: a string, or a path list (["Board"]) as real Tuber servers accept.
+    std::optional<std::string> name;
+    if (object && !object->is_null()) {
+        if (object->is_string()) {
+            name = std::string(object->get_string());
+        } else if (object->is_array() && object->get_array().size() == 1 && object->get_array()[0].is_string()) {
+            name = std::string(object->get_array()[0].get_string());
+        } else {
+            throw call_error(k_invalid_request, "'object' must be a string or null, got " + shown(*object));
+        }
+    }
+    if (!name) {
+        if (method || property) throw call_error(k_invalid_request, "the registry (object null) has no methods or properties; objects: Board");
+        return json::object{{"objects", json::array{"Board"}}};
+    }
+    if (*name != "Board") throw call_error(k_method_not_found, fmt::format("no object '{}' (objects: Board)", *name));
+    if (property) {
+        auto props = properties(b);
+        auto pname = std::string_view(property->get_string());
+        if (auto* v = props.if_contains(pname)) return *v;
+        // Methods are attributes too: describe one, like tuberd's resolve of a callable.
+        if (auto* m = find_method(pname)) return describe(b).at("methods").at(m->name);
+        throw call_error(k_invalid_params, fmt::format("Board has no property '{}' (properties: SERIAL, FIRMWARE, NCHANNELS, FMIN, FMAX)", pname));
+    }
+    if (!method) return describe(b);  // {"object": "Board"} with or without "resolve": true
+    auto mname = std::string_view(method->get_string());
+    const method_def* m = find_method(mname);
+    if (!m) throw call_error(k_method_not_found, fmt::format("Board has no method '{}'", mname));
+    return call_method(b, *m, args && args->is_array() ? &args->get_array() : nullptr,
+                       kwargs && kwargs->is_object() ? &kwargs->get_object() : nullptr, warnings);
+}
+
+json::object tuber_reply(board& b, const json::value& call, bool& failed) {
+    std::vector<std::string> warnings;
+    try {
+        json::object r{{"result", tuber_call(b, call, warnings)}};
+        if (!warnings.empty()) {
+            json::array w;
+            for (auto& s : warnings) w.push_back(json::string(s));
+            r["warnings"] = std::move(w);
+        }
+        return r;
+    } catch (const std::exception& e) {
+        failed = true;
+        return json::object{{"error", json::object{{"message", e.what()}}}};
+    }
+}
+
+// ---- JSON-RPC 2.0 ------------------------------------------------------------
+
+json::object rpc_error(int code, std::string_view message, json::value id, const std::string& argument = {}) {
+    json::object err{{"code", code}, {"message", message}};
+    if (!argument.empty()) err["data"] = json::object{{"argument", argument}};
+    return json::object{{"jsonrpc", "2.0"}, {"error", std::move(err)}, {"id", std::move(id)}};
+}
+
+std::optional<json::object> rpc_one(board& b, const json::value& req) {
+    if (!req.is_object()) return rpc_error(k_invalid_request, "Invalid Request: not an object", nullptr);
+    const auto& o = req.get_object();
+    json::value id = nullptr;
+    const bool notification = !o.contains("id");
+    if (!notification) {
+        const auto& v = o.at("id");
+        if (!v.is_string() && !v.is_number() && !v.is_null())
+            return rpc_error(k_invalid_request, "Invalid Request: id must be a string, a number or null", nullptr);
+        id = v;
+    }
+    auto* ver = o.if_contains("jsonrpc");
+    if (!ver || !ver->is_string() || ver->get_string() != "2.0")
+        return rpc_error(k_invalid_request, "Invalid Request: \"jsonrpc\" must be \"2.0\"", id);
+    auto* method = o.if_contains("method");
+    if (!method || !method->is_string()) return rpc_error(k_invalid_request, "Invalid Request: \"method\" must be a string", id);
+    auto* params = o.if_contains("params");
+    if (params && !params->is_array() && !params->is_object())
+        return rpc_error(k_invalid_request, "Invalid Request: \"params\" must be an array or an object", id);
+    for (const auto& kv : o) {
+        auto k = kv.key();
+        if (k != "jsonrpc" && k != "method" && k != "params" && k != "id")
+            return rpc_error(k_invalid_request, fmt::format("Invalid Request: unknown member '{}'", std::string_view(k)), id);
+    }
+    json::value result;
+    try {
+        auto name = std::string_view(method->get_string());
+        const method_def* m = name.starts_with("Board.") ? find_method(name.substr(6)) : nullptr;
+        if (!m) throw call_error(k_method_not_found, fmt::format("Method not found: '{}' (methods are Board.get_temperature, "
+                                                                 "Board.set_frequency, ...)",
+                                                                 name));
+        std::vector<std::string> warnings;
+        result = call_method(b, *m, params && params->is_array() ? &params->get_array() : nullptr,
+                             params && params->is_object() ? &params->get_object() : nullptr, warnings);
+    } catch (const call_error& e) {
+        if (notification) return std::nullopt;
+        return rpc_error(e.code == k_invalid_request ? k_invalid_params : e.code, e.what(), id, e.argument);
+    } catch (const std::exception& e) {
+        if (notification) return std::nullopt;
+        return rpc_error(k_server_error, e.what(), id);
+    }
+    if (notification) return std::nullopt;
+    return json::object{{"jsonrpc", "2.0"}, {"result", std::move(result)}, {"id", std::move(id)}};
+}
+
+}  // namespace
+
+board::board(board_params p, std::vector<resonator> resonators) : p_(std::move(p)), res_(std::move(resonators)) {
+    channels.resize(p_.channels);
+    for (auto& ch : channels) ch.frequency = p_.fmin;
+}
+
+std::string board::tuber(std::string_view body, bool continue_on_error) {
+    json::error_code ec;
+    json::value req = json::parse(body, ec);
+    if (ec) return json::serialize(json::object{{"error", json::object{{"message", "cannot parse the request as JSON: " + ec.message()}}}});
+    bool failed = false;
+    if (req.is_array()) {
+        json::array out;
+        out.reserve(req.get_array().size());
+        for (const auto& call : req.get_array()) {
+            if (failed && !continue_on_error) {
+                out.push_back(json::object{{"error", json::object{{"message", "Something went wrong in a preceding call"}}}});
+                continue;
+            }
+            out.push_back(tuber_reply(*this, call, failed));
+        }
+        return json::serialize(out);
+    }
+    return json::serialize(tuber_reply(*this, req, failed));
+}
+
+std::string board::jsonrpc(std::string_view body) {
+    json::error_code ec;
+    json::value req = json::parse(body, ec);
+    if (ec) return json::serialize(rpc_error(k_parse_error, "Parse error: " + ec.message(), nullptr));
+    if (req.is_array()) {
+        if (req.get_array().empty()) return json::serialize(rpc_error(k_invalid_request, "Invalid Request: empty batch", nullptr));
+        json::array out;
+        for (const auto& r : req.get_array())
+            if (auto reply = rpc_one(*this, r)) out.push_back(std::move(*reply));
+        return out.empty() ? std::string() : json::serialize(out);
+    }
+    auto reply = rpc_one(*this, req);
+    return reply ? json::serialize(*reply) : std::string();
+}
+
+}  // namespace tw::sim::detail

@@ -1,0 +1,207 @@
+#include "net.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <list>
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <tw/deadline.hpp>
+#include <tw/errors.hpp>
+#include <tw/run.hpp>
+#include <tw/sim/physics.hpp>
+#include <tw/yield.hpp>
+
+namespace tw::sim::detail {
+
+namespace asio = boost::asio;
+
+void owned_fd::reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+std::string format_host(const asio::ip::address& a) { return a.is_v6() ? "[" + a.to_string() + "]" : a.to_string(); }
+
+std::string format_endpoint(const tcp::endpoint& ep) { return format_host(ep.address()) + ":" + std::to_string(ep.port()); }
+
+owned_fd bind_socket(const tcp::endpoint& ep, bool listen) {
+    auto fail = [&](const char* what) {
+        const std::error_code code(errno, std::system_category());  // before anything else can touch errno
+        throw tw::io_error(code, std::string(what) + " " + format_endpoint(ep));
+    };
+    owned_fd fd(::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) fail("cannot create a socket for");
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ep.address().is_v6()) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd.get(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) fail("cannot bind");
+    if (listen && ::listen(fd.get(), SOMAXCONN) != 0) fail("cannot listen on");
+    return fd;
+}
+
+std::uint16_t local_port(const owned_fd& fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+        throw tw::io_error(std::error_code(errno, std::system_category()), "getsockname");
+    if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+namespace {
+
+void write_all(tcp::socket& s, std::string_view bytes, double bytes_per_s) {
+    if (bytes_per_s <= 0) {
+        asio::async_write(s, asio::buffer(bytes.data(), bytes.size()), tw::yield);
+        return;
+    }
+    // About 20 writes per second, each followed by the pause the rate asks for.
+    const auto chunk = static_cast<std::size_t>(std::max(1.0, bytes_per_s / 20));
+    for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+        auto n = std::min(chunk, bytes.size() - at);
+        asio::async_write(s, asio::buffer(bytes.data() + at, n), tw::yield);
+        tw::sleep_for(std::chrono::duration<double>(static_cast<double>(n) / bytes_per_s));
+    }
+}
+
+}  // namespace
+
+bool send_reply(tcp::socket& s, std::string_view bytes, fault_state& st, framing how) {
+    const auto& f = st.faults;
+    const std::uint64_t k = st.replies++;
+    const auto key = [&](stream what) {
+        return counter_hash({st.seed, static_cast<std::uint64_t>(what), static_cast<std::uint64_t>(st.kind), st.instance, k});
+    };
+    auto delay = f.latency;
+    if (f.jitter.count() > 0)
+        delay += std::chrono::nanoseconds(static_cast<std::int64_t>(unit_interval(key(stream::jitter)) * static_cast<double>(f.jitter.count())));
+    if (delay.count() > 0) tw::sleep_for(delay);
+    if (f.stall) return true;  // read, never answered
+    std::string garbage;
+    if (f.garbage) {
+        // Bytes with the high bit set: not ASCII, not UTF-8, not a frame.
+        garbage.resize(std::max<std::size_t>(bytes.size(), 8));
+        const auto g = key(stream::garbage);
+        for (std::size_t i = 0; i < garbage.size(); ++i)
+            garbage[i] = static_cast<char>(0x80 | (counter_hash({g, i}) & 0x7f));
+        if (how == framing::line) garbage.back() = '\n';
+        bytes = garbage;
+    }
+    if (f.disconnect) {
+        write_all(s, bytes.substr(0, bytes.size() / 2), f.bytes_per_s);
+        boost::system::error_code ec;
+        s.shutdown(tcp::socket::shutdown_both, ec);
+        s.close(ec);
+        return false;
+    }
+    write_all(s, bytes, f.bytes_per_s);
+    return !(f.garbage && how != framing::line);
+}
+
+void drain_and_close(tcp::socket& s, std::chrono::milliseconds limit, std::size_t max_bytes) {
+    boost::system::error_code ec;
+    s.shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16384> buf;
+    std::size_t total = 0;
+    bool timed_out = false;
+    {
+        tw::deadline_scope d(limit);
+        while (total < max_bytes) {
+            std::size_t n = 0;
+            try {
+                n = s.async_read_some(asio::buffer(buf), tw::yield[ec]);
+            } catch (const tw::timeout_error&) {
+                timed_out = true;
+            }
+            if (timed_out || ec) break;
+            total += n;
+        }
+    }
+    s.close(ec);
+}
+
+void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connection) {
+    const instance_faults none;
+    const instance_faults& f = p.faults ? *p.faults : none;
+    auto ex = tw::this_fiber::executor();
+    if (f.refuse) {
+        // The bound, non-listening socket refuses connections and keeps the
+        // port ours; nothing to do until cancelled.
+        for (;;) tw::sleep_for(std::chrono::hours(24));
+    }
+    // Connection fibers are children of this one: cancelling this fiber
+    // cancels them, and the list's destructor (a task handle's) waits for them.
+    std::list<tw::task<void>> conns;
+    std::size_t accepted = 0, pruned_at = 64;
+    bool emfile_logged = false;
+    for (;;) {
+        tcp::acceptor acc(ex);
+        acc.assign(p.endpoint.protocol(), p.fd.release());
+        const auto up_until = f.flaps() ? tw::clock::now() + f.flap_up : tw::clock::time_point::max();
+        for (;;) {
+            tcp::socket s(ex);
+            boost::system::error_code ec;
+            bool down = false;
+            {
+                tw::deadline_scope d(up_until);
+                try {
+                    acc.async_accept(s, tw::yield[ec]);
+                } catch (const tw::timeout_error&) {
+                    down = true;
+                }
+            }
+            if (down) break;
+            if (ec) {
+                // Out of descriptors (or a transient error): back off instead
+                // of spinning; the pending connection waits in the backlog.
+                if (!emfile_logged) spdlog::warn("tw sim: {}: accept failed: {}", p.name, ec.message());
+                emfile_logged = true;
+                tw::sleep_for(std::chrono::milliseconds(50));
+                continue;
+            }
+            if (conns.size() >= pruned_at) {
+                conns.remove_if([](const tw::task<void>& t) { return t.done(); });
+                pruned_at = std::max<std::size_t>(64, 2 * conns.size());
+            }
+            conns.push_back(tw::spawn(tw::spawn_options{.name = p.name + " connection " + std::to_string(++accepted)},
+                                      [&on_connection, s = std::move(s)]() mutable {
+                                          // A local, so the socket closes when the fiber ends,
+                                          // not when its task handle is pruned.
+                                          tcp::socket sock = std::move(s);
+                                          try {
+                                              on_connection(sock);
+                                          } catch (const tw::cancelled_error&) {
+                                          } catch (const std::exception& e) {
+                                              spdlog::debug("tw sim: connection ended: {}", e.what());
+                                          }
+                                      }));
+        }
+        // Down (flap): the instrument "loses power": every connection drops
+        // and connecting is refused until it comes back.
+        acc.close();
+        conns.clear();
+        {
+            owned_fd placeholder = bind_socket(p.endpoint, false);
+            tw::sleep_for(f.flap_down);
+        }
+        for (int attempt = 0;; ++attempt) {
+            try {
+                p.fd = bind_socket(p.endpoint, true);
+                break;
+            } catch (const tw::io_error&) {
+                if (attempt >= 50) throw;
+            }
+            tw::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+}
+
+}  // namespace tw::sim::detail

@@ -1,0 +1,270 @@
+// The SCPI temperature controller: a line protocol on a raw TCP socket.
+#include "servers.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+#include <boost/asio/read_until.hpp>
+#include <fmt/core.h>
+
+#include <tw/deadline.hpp>
+#include <tw/errors.hpp>
+#include <tw/sim/physics.hpp>
+#include <tw/yield.hpp>
+
+namespace tw::sim::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t k_error_queue = 16;
+constexpr std::array<double, 6> k_fixed_stages = {50.0, 4.0, 1.0, 0.8, 0.1, 300.0};  // sensors 3..8
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::string upper(std::string_view s) {
+    std::string u(s);
+    for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return u;
+}
+
+std::string sci(double v) { return fmt::format("{:+.4E}", v); }
+
+// A failed command: the SCPI error pushed onto the queue.
+struct scpi_error {
+    int code;
+    const char* message;
+};
+constexpr scpi_error k_undefined_header{-113, "Undefined header"};
+constexpr scpi_error k_missing_parameter{-109, "Missing parameter"};
+constexpr scpi_error k_parameter_not_allowed{-108, "Parameter not allowed"};
+constexpr scpi_error k_data_type{-104, "Data type error"};
+constexpr scpi_error k_out_of_range{-222, "Data out of range"};
+
+double number(std::string_view s) {
+    s = trim(s);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    double v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) throw k_data_type;
+    return v;
+}
+
+int integer(std::string_view s, int lo, int hi) {
+    double v = number(s);
+    if (v != std::floor(v)) throw k_data_type;
+    if (v < lo || v > hi) throw k_out_of_range;
+    return static_cast<int>(v);
+}
+
+std::vector<std::string_view> split_args(std::string_view args) {
+    std::vector<std::string_view> out;
+    args = trim(args);
+    if (args.empty()) return out;
+    for (;;) {
+        auto comma = args.find(',');
+        out.push_back(trim(args.substr(0, comma)));
+        if (comma == std::string_view::npos) break;
+        args = args.substr(comma + 1);
+    }
+    return out;
+}
+
+void arity(const std::vector<std::string_view>& a, std::size_t n) {
+    if (a.size() < n) throw k_missing_parameter;
+    if (a.size() > n) throw k_parameter_not_allowed;
+    for (auto x : a)
+        if (x.empty()) throw k_missing_parameter;
+}
+
+}  // namespace
+
+temperature_controller::temperature_controller(std::size_t index, std::uint64_t seed, std::chrono::nanoseconds tau,
+                                               sim_clock::time_point now)
+    : index_(index), seed_(seed), tau_s_(std::max(1e-6, std::chrono::duration<double>(tau).count())), last_(now) {}
+
+std::string temperature_controller::serial() const { return fmt::format("TC{:05}", index_); }
+
+void temperature_controller::advance(sim_clock::time_point now) {
+    double dt = std::chrono::duration<double>(now - last_).count();
+    if (dt <= 0) return;
+    last_ = now;
+    for (auto& l : loops_) {
+        double left = dt;
+        if (l.ramp && l.rate > 0 && l.effective != l.target) {
+            // Linear ramp of the setpoint: the first-order lag has a closed
+            // form, so this is exact however long since the last query.
+            const double r = (l.target > l.effective ? 1 : -1) * l.rate / 60.0;  // K/s
+            const double reach = (l.target - l.effective) / r;
+            const double t = std::min(left, reach);
+            const double e0 = l.effective;
+            l.temp = e0 + r * t - r * tau_s_ + (l.temp - e0 + r * tau_s_) * std::exp(-t / tau_s_);
+            l.effective = t >= reach ? l.target : e0 + r * t;
+            left -= t;
+        } else {
+            l.effective = l.target;
+        }
+        if (left > 0) l.temp = l.effective + (l.temp - l.effective) * std::exp(-left / tau_s_);
+    }
+}
+
+void temperature_controller::push_error(int code, const char* message) {
+    if (errors_.size() >= k_error_queue) {
+        errors_.back() = {-350, "Queue overflow"};
+        return;
+    }
+    errors_.emplace_back(code, message);
+}
+
+double temperature_controller::noisy(double kelvin) {
+    auto g = gaussian_pair(counter_hash({seed_, static_cast<std::uint64_t>(stream::scpi_noise), index_, reads_++}));
+    return kelvin * (1.0 + 1e-3 * g.real());
+}
+
+std::optional<std::string> temperature_controller::command(std::string_view cmd, bool& failed) {
+    cmd = trim(cmd);
+    if (cmd.empty()) return std::nullopt;
+    auto sp = std::find_if(cmd.begin(), cmd.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+    const std::string header = upper(std::string_view(cmd.begin(), sp));
+    const auto args = split_args(std::string_view(sp, cmd.end()));
+    try {
+        if (header == "*IDN?") {
+            arity(args, 0);
+            return "TWSIM,TC-372," + serial() + ",1.0";
+        }
+        if (header == "*RST") {
+            arity(args, 0);
+            for (auto& l : loops_) {
+                l.target = l.effective = 4.0;
+                l.ramp = false;
+                l.rate = 0;
+            }
+            return std::nullopt;
+        }
+        if (header == "*CLS") {
+            arity(args, 0);
+            errors_.clear();
+            return std::nullopt;
+        }
+        if (header == "*OPC?") {
+            arity(args, 0);
+            return "1";  // every command completes before the next is read
+        }
+        if (header == "*OPC") {
+            arity(args, 0);
+            return std::nullopt;
+        }
+        if (header == "SYST:ERR?" || header == "SYSTEM:ERROR?" || header == "SYST:ERR:NEXT?" || header == "SYSTEM:ERROR:NEXT?") {
+            arity(args, 0);
+            if (errors_.empty()) return std::string("0,\"No error\"");
+            auto [code, message] = errors_.front();
+            errors_.pop_front();
+            return fmt::format("{},\"{}\"", code, message);
+        }
+        if (header == "MEAS?" || header == "MEAS:TEMP?") {
+            arity(args, 0);
+            return sci(noisy(loops_[0].temp));
+        }
+        if (header == "KRDG?") {
+            arity(args, 1);
+            int ch = integer(args[0], 1, 8);
+            double k = ch <= 2 ? loops_[static_cast<std::size_t>(ch - 1)].temp : k_fixed_stages[static_cast<std::size_t>(ch - 3)];
+            return sci(noisy(k));
+        }
+        if (header == "SETP") {
+            arity(args, 2);
+            auto& l = loops_[static_cast<std::size_t>(integer(args[0], 1, 2) - 1)];
+            double k = number(args[1]);
+            if (k < 0 || k > 400) throw k_out_of_range;
+            l.target = k;
+            if (!l.ramp || l.rate == 0) l.effective = k;
+            return std::nullopt;
+        }
+        if (header == "SETP?") {
+            arity(args, 1);
+            return sci(loops_[static_cast<std::size_t>(integer(args[0], 1, 2) - 1)].target);
+        }
+        if (header == "RAMP") {
+            arity(args, 3);
+            auto& l = loops_[static_cast<std::size_t>(integer(args[0], 1, 2) - 1)];
+            int on = integer(args[1], 0, 1);
+            double rate = number(args[2]);
+            if (rate < 0 || rate > 100) throw k_out_of_range;
+            l.ramp = on == 1;
+            l.rate = rate;
+            return std::nullopt;
+        }
+        if (header == "RAMP?") {
+            arity(args, 1);
+            const auto& l = loops_[static_cast<std::size_t>(integer(args[0], 1, 2) - 1)];
+            return fmt::format("{},{}", l.ramp ? 1 : 0, sci(l.rate));
+        }
+        if (header == "HTR?") {
+            arity(args, 1);
+            const auto& l = loops_[static_cast<std::size_t>(integer(args[0], 1, 2) - 1)];
+            // Holding power grows with the setpoint; a proportional term chases it.
+            double pct = std::clamp(100.0 * l.effective / 400.0 + 10.0 * (l.effective - l.temp), 0.0, 100.0);
+            return sci(pct);
+        }
+        throw k_undefined_header;
+    } catch (const scpi_error& e) {
+        push_error(e.code, e.message);
+        failed = true;
+        return std::nullopt;
+    }
+}
+
+std::optional<std::string> temperature_controller::execute(std::string_view line, sim_clock::time_point now) {
+    advance(now);
+    std::optional<std::string> reply;
+    bool failed = false;
+    while (!failed) {
+        auto semi = line.find(';');
+        auto r = command(line.substr(0, semi), failed);
+        if (r) reply = reply ? *reply + ";" + *r : *r;
+        if (semi == std::string_view::npos) break;
+        line = line.substr(semi + 1);
+    }
+    if (failed) return std::nullopt;  // like real instruments: no reply, an error on the queue
+    return reply;
+}
+
+void serve_scpi_connection(tcp::socket& s, temperature_controller& tc, fault_state& f, const server_options& o) {
+    std::string buf;
+    const auto idle = o.idle_timeout.count() > 0 ? o.idle_timeout : std::chrono::nanoseconds::max();
+    for (;;) {
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        {
+            tw::deadline_scope d(idle);
+            bool timed_out = false;
+            try {
+                // dynamic_buffer's limit bounds the line: a longer one fails
+                // with not_found and the connection is closed.
+                n = asio::async_read_until(s, asio::dynamic_buffer(buf, k_max_scpi_line), '\n', tw::yield[ec]);
+            } catch (const tw::timeout_error&) {
+                timed_out = true;
+            }
+            if (timed_out) return;
+        }
+        if (ec) return;
+        std::string_view line(buf.data(), n - 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        auto reply = tc.execute(line, sim_clock::now());
+        buf.erase(0, n);
+        if (reply) {
+            reply->push_back('\n');
+            if (!send_reply(s, *reply, f, framing::line)) return;
+        }
+    }
+}
+
+}  // namespace tw::sim::detail

@@ -1,0 +1,105 @@
+#pragma once
+// tw::sim::detail servers: the instrument models behind the SCPI and Modbus
+// ports, and the per-connection loops of all three protocols. Each loop runs
+// on its connection's fiber as plain blocking code (tw::yield) and returns
+// when the peer closes, the connection is idle too long, or the input breaks
+// the protocol's bounds.
+//
+// Thread safety: an instrument and its connections live on one worker thread
+// (see net.hpp); a model is touched only between suspensions.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "board.hpp"
+#include "net.hpp"
+
+namespace tw::sim::detail {
+
+using sim_clock = std::chrono::steady_clock;
+
+struct server_options {
+    std::chrono::nanoseconds idle_timeout{0};  // 0: connections may idle forever
+};
+
+// Bounds on input (PROTOCOLS.md, DESIGN.md "bounded input").
+inline constexpr std::size_t k_max_http_header = 16 * 1024;
+inline constexpr std::size_t k_max_http_body = 4 * 1024 * 1024;
+inline constexpr std::size_t k_max_scpi_line = 4096;
+
+void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const server_options& o);
+
+// ---- SCPI temperature controller (PROTOCOLS.md section 3) --------------------
+
+class temperature_controller {
+public:
+    temperature_controller(std::size_t index, std::uint64_t seed, std::chrono::nanoseconds tau, sim_clock::time_point now);
+
+    // Executes one line (commands separated by ';'); returns the reply line
+    // (without "\n") if the line held queries and no error.
+    std::optional<std::string> execute(std::string_view line, sim_clock::time_point now);
+    std::string serial() const;
+
+private:
+    struct loop {
+        double target = 4.0;     // SETP
+        double effective = 4.0;  // ramped setpoint
+        bool ramp = false;
+        double rate = 0;         // K/min
+        double temp = 4.0;       // sensor following this loop
+    };
+    void advance(sim_clock::time_point now);
+    void push_error(int code, const char* message);
+    double noisy(double kelvin);
+    std::optional<std::string> command(std::string_view cmd, bool& failed);
+
+    std::size_t index_;
+    std::uint64_t seed_;
+    double tau_s_;
+    sim_clock::time_point last_;
+    std::array<loop, 2> loops_;
+    std::deque<std::pair<int, std::string>> errors_;
+    std::uint64_t reads_ = 0;
+};
+
+void serve_scpi_connection(tcp::socket& s, temperature_controller& tc, fault_state& f, const server_options& o);
+
+// ---- Modbus TCP compressor (PROTOCOLS.md section 4) --------------------------
+
+class compressor {
+public:
+    compressor(std::size_t index, std::uint64_t seed, alarm_kind alarm, std::chrono::nanoseconds start_time,
+               std::chrono::nanoseconds stop_time, sim_clock::time_point now);
+
+    // One request PDU (function code + data) → the response PDU.
+    std::string handle(std::string_view pdu, sim_clock::time_point now);
+    std::array<std::uint16_t, 20> input_registers(sim_clock::time_point now);
+    int state() const noexcept { return state_; }
+
+private:
+    void advance(sim_clock::time_point now);
+    void command(std::uint16_t value, sim_clock::time_point now);
+
+    std::size_t index_;
+    std::uint64_t seed_;
+    alarm_kind alarm_;
+    double start_s_, stop_s_, tau_s_;
+    sim_clock::time_point last_, since_;
+    int state_ = 0;
+    std::uint16_t command_ = 0;
+    double hours_;
+    std::uint64_t reads_ = 0;
+    // coolant in, coolant out, oil, helium, high pressure, low pressure, current
+    std::array<double, 7> values_;
+};
+
+void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, const server_options& o);
+
+}  // namespace tw::sim::detail

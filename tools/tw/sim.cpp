@@ -1,0 +1,129 @@
+// tw sim: serve simulated readout boards (Tuber, JSON-RPC at /rpc), SCPI
+// temperature controllers and Modbus TCP compressors until SIGINT or SIGTERM.
+//
+// Prints one start-up line per kind served (PROTOCOLS.md), e.g.
+//   tuber 127.0.0.1:9000+16
+//   scpi 127.0.0.1:5025+1
+//   modbus 127.0.0.1:1502+1
+// or, with port 0, the comma-separated list of the ports picked. Warnings
+// (e.g. the file-descriptor limit) go to stderr.
+
+#include "commands.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include <tw/deadline.hpp>
+#include <tw/duration.hpp>
+#include <tw/run.hpp>
+#include <tw/runtime.hpp>
+#include <tw/sim/simulator.hpp>
+#include <tw/yield.hpp>
+
+namespace tw::cli {
+
+namespace {
+
+struct sim_options {
+    std::optional<std::size_t> boards, scpi, modbus;
+    std::size_t channels = 64;
+    std::size_t scpi_ports = 0;
+    std::uint16_t port = 9000, scpi_port = 5025, modbus_port = 1502;
+    std::uint64_t seed = 1;
+    std::string truth;
+    std::string latency = "0", jitter = "0", tau = "2s", idle_timeout = "0";
+    std::vector<std::string> faults;
+    std::string bind = "127.0.0.1";
+    std::size_t threads = 1;
+};
+
+std::chrono::nanoseconds duration_option(const std::string& flag, const std::string& text) {
+    try {
+        return tw::parse_duration(text);
+    } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError(flag, e.what());
+    }
+}
+
+void run_sim(const sim_options& o) {
+    tw::sim::config c;
+    const bool any = o.boards || o.scpi || o.modbus;
+    c.boards = o.boards.value_or(any ? 0 : 16);
+    c.scpi = o.scpi.value_or(any ? 0 : 1);
+    c.modbus = o.modbus.value_or(any ? 0 : 1);
+    c.channels = o.channels;
+    c.scpi_ports = o.scpi_ports;
+    c.port = o.port;
+    c.scpi_port = o.scpi_port;
+    c.modbus_port = o.modbus_port;
+    c.seed = o.seed;
+    c.bind = o.bind;
+    c.latency = duration_option("--latency", o.latency);
+    c.jitter = duration_option("--jitter", o.jitter);
+    c.tau = duration_option("--tau", o.tau);
+    c.idle_timeout = duration_option("--idle-timeout", o.idle_timeout);
+    try {
+        for (const auto& f : o.faults) c.faults.push_back(tw::sim::parse_fault(f));
+        tw::sim::validate(c);
+    } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError(e.what());
+    }
+
+    tw::runtime rt({.threads = o.threads, .name = "tw-sim"});
+    // Catch the signals before saying we serve: a supervisor may send SIGTERM
+    // as soon as it has read the start-up lines.
+    boost::asio::signal_set signals(rt.executor(0), SIGINT, SIGTERM);
+    tw::sim::simulator sim(c, rt);
+    for (const auto& w : sim.warnings()) fmt::print(stderr, "{}\n", w);
+    if (!o.truth.empty()) {
+        std::ofstream f(o.truth);
+        f << sim.truth_json() << '\n';
+        if (!f) throw std::runtime_error("cannot write the ground truth to '" + o.truth + "'");
+    }
+    for (const auto& line : sim.startup_lines()) fmt::print("{}\n", line);
+    std::fflush(stdout);
+
+    int sig = rt.run([&] { return signals.async_wait(tw::yield); });
+    spdlog::info("tw sim: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sim.stop();
+}
+
+}  // namespace
+
+void add_sim_command(CLI::App& app) {
+    auto o = std::make_shared<sim_options>();
+    auto* cmd = app.add_subcommand("sim", "Serve simulated readout boards, temperature controllers and compressors on loopback");
+    cmd->add_option("--boards", o->boards, "Tuber readout boards to serve (default 16 when none of --boards, --scpi, --modbus is given)");
+    cmd->add_option("--port", o->port, "First Tuber port; boards get consecutive ports; 0 picks free ports")->capture_default_str();
+    cmd->add_option("--channels", o->channels, "Channels (and hidden resonators) per board, at most 256")->capture_default_str();
+    cmd->add_option("--scpi", o->scpi, "SCPI temperature controllers to serve (default 1)");
+    cmd->add_option("--scpi-port", o->scpi_port, "First SCPI port; 0 picks free ports")->capture_default_str();
+    cmd->add_option("--scpi-ports", o->scpi_ports,
+                    "Serve the --scpi instruments on K ports instead of one each; every connection is an instrument of its own");
+    cmd->add_option("--modbus", o->modbus, "Modbus TCP compressors to serve (default 1)");
+    cmd->add_option("--modbus-port", o->modbus_port, "First Modbus port; 0 picks free ports")->capture_default_str();
+    cmd->add_option("--seed", o->seed, "Seed of the resonators, noise and fault choices")->capture_default_str();
+    cmd->add_option("--truth", o->truth, "Write the ground truth (resonators of every board) to FILE as JSON")->option_text("FILE");
+    cmd->add_option("--latency", o->latency, "Added to every reply (DUR: 200us, 1.5s, bare number = seconds)")->capture_default_str();
+    cmd->add_option("--jitter", o->jitter, "Further random delay 0..DUR for every reply")->capture_default_str();
+    cmd->add_option("--tau", o->tau, "Thermal time constant of the temperature controllers")->capture_default_str();
+    cmd->add_option("--idle-timeout", o->idle_timeout, "Close connections idle this long (0: never)")->capture_default_str();
+    cmd->add_option("--fault", o->faults, "Inject a fault: [SERVICE/]KIND[:PARAM][@WHICH] (repeatable; grammar below)")
+        ->option_text("SPEC");
+    cmd->add_option("--bind", o->bind, "Address to listen on")->capture_default_str();
+    cmd->add_option("--threads", o->threads, "Worker threads of the runtime serving everything")->capture_default_str()->check(CLI::Range(1, 64));
+    cmd->footer(std::string(tw::sim::fault_grammar_help()) +
+                "Serves until SIGINT (Ctrl-C) or SIGTERM. Ground truth is never served over the wire; see --truth.\n");
+    cmd->callback([o] { run_sim(*o); });
+}
+
+}  // namespace tw::cli
