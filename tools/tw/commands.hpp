@@ -22,7 +22,8 @@
 
 namespace tw::cli {
 
-// Declare one registration function per subcommand, e.g.:
-// void add_bench_command(CLI::App& app);
+// Declare one registration function per subcommand.
+void add_bench_command(CLI::App& app);  // bench.cpp: tw bench micro
+void add_sim_command(CLI::App& app);    // sim.cpp: tw sim
 
 }  // namespace tw::cli

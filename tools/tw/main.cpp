@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
     // configured logger.
     app.parse_complete_callback([&] { configure_logging(log_level, log_file); });
 
-    // Subcommands, one file each (commands.hpp), e.g.:
-    // tw::cli::add_bench_command(app);
+    // Subcommands, one file each (commands.hpp).
+    tw::cli::add_bench_command(app);
+    tw::cli::add_sim_command(app);
 
     try {
         app.parse(argc, argv);
