@@ -54,18 +54,13 @@ stack_pool::size_class& stack_pool::cls(std::size_t size) {
     return classes_.back();
 }
 
-std::size_t stack_pool::pooled() const noexcept {
-    std::size_t n = 0;
-    for (auto& c : classes_) n += c.free.size();
-    return n;
-}
-
 stack_block stack_pool::allocate(std::size_t size) {
     size = round_up(size ? size : default_size_, page_);
     auto& c = cls(size);
     if (!c.free.empty()) {
         stack_block b = c.free.back();
         c.free.pop_back();
+        count_pooled(-1);
         return b;
     }
     if (guarded_left_.fetch_sub(1, std::memory_order_relaxed) > 0) return map_guarded(size);
@@ -112,10 +107,12 @@ stack_block stack_pool::carve_plain(std::size_t size) {
         b.size = size;
         b.valgrind_id = VALGRIND_STACK_REGISTER(b.lo, static_cast<char*>(b.lo) + size);
         std::memcpy(b.lo, &k_canary, sizeof k_canary);
-        if (i == 0)
+        if (i == 0) {
             first = b;
-        else
+        } else {
             c.free.push_back(b);
+            count_pooled(1);
+        }
     }
     return first;
 }
@@ -130,6 +127,7 @@ bool stack_pool::canary_intact(const stack_block& b) noexcept {
 void stack_pool::deallocate(const stack_block& b) noexcept {
     try {
         cls(b.size).free.push_back(b);
+        count_pooled(1);
     } catch (...) {
         // Out of memory for the free list: the stack stays mapped (it is
         // unmapped with its slab or in ~stack_pool), only reuse is lost.

@@ -40,7 +40,8 @@ public:
     stack_block allocate(std::size_t size);  // size 0: default
     void deallocate(const stack_block& b) noexcept;
 
-    std::size_t pooled() const noexcept;
+    // Free stacks kept for reuse; may be read from any thread.
+    std::size_t pooled() const noexcept { return pooled_.load(std::memory_order_relaxed); }
     std::size_t guarded_in_use() const noexcept { return guarded_count_; }
 
     static constexpr std::uint64_t k_canary = 0x7477'5354'4143'4b21ull;  // "twSTACK!"
@@ -68,6 +69,10 @@ private:
     std::vector<slab> slabs_;
     std::vector<stack_block> guarded_maps_;  // every guarded stack ever mapped, unmapped at the end
     std::size_t guarded_count_ = 0;
+    std::atomic<std::size_t> pooled_{0};
+    void count_pooled(std::ptrdiff_t d) noexcept {
+        pooled_.store(pooled_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+    }
 };
 
 // Guard-page budget from the kernel's mapping limit, leaving room for the rest

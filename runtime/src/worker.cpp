@@ -143,7 +143,6 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
         fs->cancel_requested_.store(true, std::memory_order_release);
     }
     if (fs->deadline_ != clock::time_point::max()) deadline_changed(*fs);
-    pooled_.store(stacks_->pooled(), std::memory_order_relaxed);
     guarded_.store(stacks_->guarded_in_use(), std::memory_order_relaxed);
     auto* active = boost::fibers::context::active();
     active->attach(ctx.get());
@@ -166,7 +165,6 @@ void worker::fiber_exited(fiber_state& fs) noexcept {
     }
     fs.task().fiber_alive_ = false;
     wake_dispatcher();  // it frees finished fibers (and their stacks)
-    pooled_.store(stacks_->pooled(), std::memory_order_relaxed);
     if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) rt_.fiber_count_changed();
 }
 

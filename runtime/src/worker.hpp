@@ -123,7 +123,7 @@ public:
     std::size_t ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
     bool sleeping() const noexcept { return signals_.idle.load(std::memory_order_relaxed); }
     stack_pool& stacks() noexcept { return *stacks_; }
-    std::size_t pooled_stacks() const noexcept { return pooled_.load(std::memory_order_relaxed); }
+    std::size_t pooled_stacks() const noexcept { return stacks_ ? stacks_->pooled() : 0; }
     std::size_t guarded_stacks() const noexcept { return guarded_.load(std::memory_order_relaxed); }
     void flag_stall() noexcept { stall_flag_.store(true, std::memory_order_relaxed); }
 
@@ -164,7 +164,6 @@ private:
     std::atomic<std::size_t> live_{0};
     worker_signals signals_;
     std::atomic<std::size_t> ready_{0};
-    std::atomic<std::size_t> pooled_{0};
     std::atomic<std::size_t> guarded_{0};
     bool in_run_ = false;  // home thread: inside io_scheduler::suspend_until's io_context::run()
     std::atomic<bool> stall_flag_{false};
