@@ -35,7 +35,7 @@ void fiber_state::check_slow() {
     }
     if (deadline_ != clock::time_point::max() && (timed_out_ || clock::now() >= deadline_)) {
         timed_out_ = true;
-        throw timeout_error("deadline passed" + (name.empty() ? std::string() : " in fiber '" + name + "'"));
+        throw timeout_error("deadline passed" + (name().empty() ? std::string() : " in fiber '" + name() + "'"));
     }
 }
 
@@ -149,7 +149,7 @@ void yield() {
 }
 std::string_view name() noexcept {
     auto* fs = detail::current_fiber();
-    return fs ? std::string_view(fs->name) : std::string_view();
+    return fs ? std::string_view(fs->name()) : std::string_view();
 }
 boost::asio::io_context::executor_type executor() {
     auto* fs = detail::current_fiber();

@@ -57,7 +57,7 @@ void on_fault(int sig, siginfo_t* si, void* uc) {
     // 64 KiB below the stack's bottom is an overflow of this fiber.
     if (fs && fs->guard_lo && a >= static_cast<char*>(fs->guard_lo) - 65536 && a < static_cast<char*>(fs->stack_lo)) {
         write_str("tw: stack overflow in fiber '");
-        write_str(fs->name.empty() ? "(unnamed)" : fs->name.c_str());
+        write_str(fs->name().empty() ? "(unnamed)" : fs->name().c_str());
         write_str("' (hit the guard page below its stack; raise spawn_options::stack_size or runtime_options::stack_size)\n");
     }
     // Hand the fault to whatever handled it before (by default: die with SIGSEGV).

@@ -36,6 +36,7 @@ worker::worker(runtime_impl& rt, std::size_t index, boost::asio::io_context* hos
     // a host's loop is the host's to end (pending fiber I/O and async_run
     // operations keep it busy as long as they need it).
     if (!guest_) guard_.emplace(io_.get_executor());
+    signals_.owner = this;
     stacks_.emplace(rt.options().stack_size, rt.guarded_left, rt.guard_warned,
                     [&rt](std::string_view m) { rt.warn(m); });
 }
@@ -45,6 +46,8 @@ worker::~worker() {
     guard_.reset();
     if (thread_.joinable()) thread_.join();
 }
+
+void wake_dispatcher(worker& w) noexcept { w.wake_dispatcher(); }
 
 void worker::install() {
     set_current_worker(this);
@@ -118,7 +121,6 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
     }
     auto* fs = new (t->fs_storage_) fiber_state(ctx.get(), *this, *t);
     ctx->set_properties(fs);
-    fs->name = std::move(p.name);
     fs->stack_lo = blk.lo;
     fs->stack_size = blk.size;
     fs->guard_lo = blk.guard;
@@ -146,7 +148,18 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
     guarded_.store(stacks_->guarded_in_use(), std::memory_order_relaxed);
     auto* active = boost::fibers::context::active();
     active->attach(ctx.get());
-    active->get_scheduler()->schedule(ctx.get());
+    if (t_worker_signals == &signals_ && signals_.idle.load(std::memory_order_relaxed)) {
+        // Started by a handler on our dispatcher (a spawn from another thread
+        // or from an Asio handler): run it now, as yield_core::finish resumes
+        // a fiber, instead of waking Boost.Fiber's loop to pick it.
+        signals_.count_switch();
+        signals_.idle.store(false, std::memory_order_relaxed);
+        ctx->resume(signals_.dispatcher);
+        signals_.idle.store(true, std::memory_order_relaxed);
+        if (ctx->sleep_is_linked()) wake_dispatcher();  // see yield_core::finish
+    } else {
+        active->get_scheduler()->schedule(ctx.get());
+    }
 }
 
 void worker::fiber_exited(fiber_state& fs) noexcept {
@@ -160,7 +173,7 @@ void worker::fiber_exited(fiber_state& fs) noexcept {
     }
     if (fs.canary && !stack_pool::canary_intact(stack_block{fs.stack_lo, fs.stack_size, false, nullptr, 0})) {
         std::fprintf(stderr, "tw: stack overflow in fiber '%s' (canary overwritten; stack %zu bytes) — aborting\n",
-                     fs.name.c_str(), fs.stack_size);
+                     fs.name().c_str(), fs.stack_size);
         std::abort();
     }
     fs.task().fiber_alive_ = false;
@@ -235,7 +248,7 @@ void worker::report_stall(boost::fibers::context* ctx) noexcept {
     stall_flag_.store(false, std::memory_order_relaxed);
     auto* fs = static_cast<fiber_state*>(ctx->get_properties());
     try {
-        rt_.warn("tw: fiber '" + (fs ? (fs->name.empty() ? std::string("(unnamed)") : fs->name) : std::string("(not a tw fiber)")) +
+        rt_.warn("tw: fiber '" + (fs ? (fs->name().empty() ? std::string("(unnamed)") : fs->name()) : std::string("(not a tw fiber)")) +
                  "' on worker " + std::to_string(index_) + " ran for more than " +
                  std::to_string(rt_.options().slow_fiber_warning.count()) +
                  " ms without suspending; other fibers and I/O on its thread waited");
@@ -246,7 +259,7 @@ void worker::report_stall(boost::fibers::context* ctx) noexcept {
 void worker::collect(std::vector<fiber_snapshot>& out) const {
     auto* active = boost::fibers::context::active();
     for (auto& fs : fibers_) {
-        out.push_back({fs.name, index_, fs.context() == active, fs.context()->ready_is_linked(), fs.wait_what, fs.wait_since,
+        out.push_back({fs.name(), index_, fs.context() == active, fs.context()->ready_is_linked(), fs.wait_what, fs.wait_since,
                        fs.started, fs.deadline(), fs.cancel_requested()});
     }
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/fiber/operations.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -270,3 +271,20 @@ TEST(SchedulerPlainThread, YieldOutsideAFiberThrowsUsageError) {
 }
 
 }  // namespace
+
+// A fiber resumed straight from an I/O completion (inside the loop's handler)
+// that then enters one of Boost.Fiber's own timed waits must still wake on
+// time: only the dispatcher's loop turns those into a timer.
+TEST_P(Scheduler, BoostTimedWaitAfterAnIoCompletionWakes) {
+    run_body([] {
+        for (int i = 0; i < 3; ++i) {
+            boost::asio::post(tw::this_fiber::executor(), tw::yield);  // resumed from a handler
+            const auto t0 = std::chrono::steady_clock::now();
+            boost::this_fiber::sleep_for(5ms);
+            EXPECT_GE(std::chrono::steady_clock::now() - t0, 5ms);  // not early; the guard catches "never"
+        }
+        tw::semaphore s(0);
+        boost::asio::post(tw::this_fiber::executor(), tw::yield);
+        EXPECT_FALSE(s.try_acquire_for(5ms));
+    });
+}

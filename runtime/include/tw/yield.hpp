@@ -82,6 +82,9 @@ struct yield_core final : wait_point {
             sig.idle.store(false, std::memory_order_relaxed);
             c->resume(sig.dispatcher);
             sig.idle.store(true, std::memory_order_relaxed);
+            // If it went on into a timed wait of Boost.Fiber's (its sleep
+            // queue), only the dispatcher's loop arms a timer for it.
+            if (c->sleep_is_linked()) wake_dispatcher(*sig.owner);
         } else {
             // Another thread, a fiber, or a host's handler in guest mode: queue it.
             boost::fibers::context::active()->schedule(c);

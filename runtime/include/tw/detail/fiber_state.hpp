@@ -39,6 +39,7 @@ struct worker_signals {
     boost::fibers::context* dispatcher = nullptr;  // the worker's dispatcher context
 
     void count_switch() noexcept { switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+    worker* owner = nullptr;
 };
 
 // Something a fiber is parked on that cancellation or a deadline can cut
@@ -109,7 +110,8 @@ public:
     task_base& task() const noexcept { return task_; }
     fiber_state* parent() const noexcept { return parent_; }
 
-    std::string name;
+    // The fiber's name (kept once, in its task).
+    const std::string& name() const noexcept;
     boost::asio::cancellation_signal signal;  // reused by every tw::yield operation of this fiber
     void* stack_lo = nullptr;                 // lowest usable byte of the stack
     void* guard_lo = nullptr;                 // guard page, if any
@@ -169,6 +171,10 @@ private:
     globals* g_;
     globals saved_;
 };
+
+// Makes w's dispatcher leave io_context::run() for Boost.Fiber's loop (see
+// worker::wake_dispatcher). w's thread only.
+void wake_dispatcher(worker& w) noexcept;
 
 // The signals of the worker whose thread this is (nullptr elsewhere).
 extern thread_local worker_signals* t_worker_signals;

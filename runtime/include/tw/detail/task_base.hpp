@@ -130,4 +130,6 @@ void drop_handle(task_base& t) noexcept;
 // worker. Throws cancelled_error if rt is shutting down.
 void launch(runtime_impl& rt, task_base* t, spawn_params params);
 
+inline const std::string& fiber_state::name() const noexcept { return task_.name(); }
+
 }  // namespace tw::detail
