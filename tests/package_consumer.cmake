@@ -26,6 +26,7 @@ step(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${_build} -G ${GENERATOR}
      "-DCMAKE_EXE_LINKER_FLAGS=${SANITIZE_FLAGS}")
 step(${CMAKE_COMMAND} --build ${_build} --config ${BUILD_TYPE})
 step(${_build}/consumer)
+step(${_build}/drivers_consumer)
 if(EXISTS ${_build}/sim_consumer)
   step(${_build}/sim_consumer)
 endif()

@@ -23,7 +23,11 @@
 namespace tw::cli {
 
 // Declare one registration function per subcommand.
-void add_bench_command(CLI::App& app);  // bench.cpp: tw bench micro
-void add_sim_command(CLI::App& app);    // sim.cpp: tw sim
+void add_bench_command(CLI::App& app);   // bench.cpp: tw bench micro
+void add_call_command(CLI::App& app);    // call.cpp: tw call (Tuber)
+void add_modbus_command(CLI::App& app);  // modbus.cpp: tw modbus
+void add_rpc_command(CLI::App& app);     // rpc.cpp: tw rpc (JSON-RPC 2.0)
+void add_scpi_command(CLI::App& app);    // scpi.cpp: tw scpi
+void add_sim_command(CLI::App& app);     // sim.cpp: tw sim
 
 }  // namespace tw::cli

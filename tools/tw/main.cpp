@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
 
     // Subcommands, one file each (commands.hpp).
     tw::cli::add_bench_command(app);
+    tw::cli::add_call_command(app);
+    tw::cli::add_modbus_command(app);
+    tw::cli::add_rpc_command(app);
+    tw::cli::add_scpi_command(app);
     tw::cli::add_sim_command(app);
 
     try {

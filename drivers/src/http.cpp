@@ -1,0 +1,127 @@
+#include <tw/drivers/http.hpp>
+
+#include <mutex>
+
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/core.h>
+
+#include <tw/deadline.hpp>
+#include <tw/drivers/errors.hpp>
+#include <tw/yield.hpp>
+
+namespace tw {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+
+namespace {
+
+// The server closed the connection (or it broke) before a whole reply came.
+bool is_connection_drop(const boost::system::error_code& ec) {
+    namespace ae = boost::asio::error;
+    return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == ae::eof ||
+           ec == ae::connection_reset || ec == ae::broken_pipe || ec == ae::connection_aborted ||
+           ec == ae::not_connected || ec == ae::bad_descriptor || ec == ae::operation_aborted;
+}
+
+}  // namespace
+
+struct http_connection::impl {
+    explicit impl(const std::string& address) : lock(address) {}
+    tw::device_lock lock;
+    std::optional<tcp_stream> stream;
+    beast::flat_buffer buffer;
+
+    void close(std::string_view why) {
+        if (stream) stream->close(why);
+        stream.reset();
+        buffer.clear();
+    }
+};
+
+http_connection::http_connection(std::string address, http_options opts)
+    : address_(std::move(address)), opts_(std::move(opts)), impl_(std::make_unique<impl>(address_)) {}
+
+http_connection::~http_connection() = default;
+
+void http_connection::close() {
+    tw::deadline_scope d(opts_.timeout);
+    std::lock_guard g(impl_->lock);
+    impl_->close("closed by the client");
+}
+
+http_reply http_connection::post(std::string_view target, std::string body, const headers& extra, std::string_view content_type) {
+    tw::deadline_scope d(opts_.timeout);
+    std::lock_guard g(impl_->lock);
+
+    http::request<http::string_body> req{http::verb::post, std::string(target), 11};
+    req.set(http::field::host, address_);
+    req.set(http::field::user_agent, "tworoutine");
+    req.set(http::field::content_type, content_type);
+    for (const auto& [k, v] : extra) req.set(k, v);
+    req.keep_alive(true);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    if (opts_.log) opts_.log.sent(address_, fmt::format("POST {} {}", target, req.body()));
+
+    for (int attempt = 0;; ++attempt) {
+        const bool reused = impl_->stream && impl_->stream->is_open();
+        if (!reused) {
+            impl_->close("reconnecting");
+            impl_->stream.emplace(tcp_stream::connect(address_, opts_.reconnect, opts_.log));
+        }
+        auto& sock = impl_->stream->socket();
+        boost::system::error_code ec;
+        bool got_some = false;
+        try {
+            http::async_write(sock, req, tw::yield[ec]);
+            if (!ec) {
+                http::response_parser<http::string_body> p;
+                p.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opts_.max_header, UINT32_MAX)));
+                p.body_limit(opts_.max_body);
+                http::async_read(sock, impl_->buffer, p, tw::yield[ec]);
+                got_some = p.got_some();
+                if (!ec) {
+                    auto& res = p.get();
+                    http_reply r;
+                    r.status = res.result_int();
+                    r.reason = std::string(res.reason());
+                    if (auto it = res.find(http::field::content_type); it != res.end()) r.content_type = std::string(it->value());
+                    const bool keep = res.keep_alive();
+                    r.body = std::move(res.body());
+                    if (opts_.log) opts_.log.received(address_, fmt::format("{} {}", r.status, r.body));
+                    if (!keep) impl_->close("the server closes after each reply");
+                    return r;
+                }
+            }
+        } catch (const tw::timeout_error&) {
+            // Part of the request or reply may be in flight: nobody may read
+            // the rest of it.
+            impl_->close("timed out");
+            throw tw::timeout_error(fmt::format("{}: POST {}: no complete reply in time", address_, target));
+        } catch (...) {
+            impl_->close("interrupted");
+            throw;
+        }
+        impl_->close(ec.message());
+        if (reused && attempt == 0 && !got_some && is_connection_drop(ec)) {
+            opts_.log.event(address_, "kept-alive connection was closed by the server; resending on a new one");
+            continue;
+        }
+        if (ec == http::error::body_limit)
+            throw protocol_error(address_, fmt::format("reply body larger than {} bytes; connection closed", opts_.max_body));
+        if (ec == http::error::header_limit)
+            throw protocol_error(address_, fmt::format("reply header larger than {} bytes; connection closed", opts_.max_header));
+        if (is_connection_drop(ec)) throw connection_error(address_, ec, "connection closed before the reply was complete");
+        if (ec.category() == http::make_error_code(http::error::bad_version).category())
+            throw protocol_error(address_, "malformed HTTP reply (" + ec.message() + "); connection closed");
+        throw connection_error(address_, ec, "HTTP exchange failed");
+    }
+}
+
+}  // namespace tw

@@ -1,0 +1,204 @@
+#include <tw/drivers/tcp_stream.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+#include <tw/deadline.hpp>
+#include <tw/duration.hpp>
+#include <tw/drivers/errors.hpp>
+#include <tw/yield.hpp>
+
+namespace tw {
+
+namespace {
+constexpr std::size_t k_read_chunk = 8192;
+constexpr std::size_t k_compact_at = 64 * 1024;
+}  // namespace
+
+address_parts parse_address(std::string_view address) {
+    auto fail = [&](const char* why) -> address_parts {
+        throw std::invalid_argument("invalid address '" + std::string(address) + "': " + why +
+                                    " (expected HOST:PORT or [IPv6]:PORT)");
+    };
+    const auto colon = address.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return fail("no port");
+    std::string_view host = address.substr(0, colon);
+    std::string_view port = address.substr(colon + 1);
+    if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']') return fail("unbalanced brackets");
+        host = host.substr(1, host.size() - 2);
+    } else if (host.find(':') != std::string_view::npos) {
+        return fail("IPv6 addresses go in brackets");
+    }
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || port.empty() || value == 0 || value > 65535)
+        return fail("bad port");
+    return {std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+tcp_stream tcp_stream::connect(const std::string& address, command_log log) {
+    namespace asio = boost::asio;
+    using tcp = asio::ip::tcp;
+    address_parts parts;
+    try {
+        parts = parse_address(address);
+    } catch (const std::invalid_argument& e) {
+        throw connection_error(address, std::make_error_code(std::errc::invalid_argument), e.what());
+    }
+    tcp::socket sock(tw::this_fiber::executor());
+    boost::system::error_code ec;
+    boost::system::error_code parse_ec;
+    auto ip = asio::ip::make_address(parts.host, parse_ec);
+    try {
+        if (!parse_ec) {
+            sock.async_connect(tcp::endpoint(ip, parts.port), tw::yield[ec]);
+        } else {
+            tcp::resolver resolver(tw::this_fiber::executor());
+            auto results = resolver.async_resolve(parts.host, std::to_string(parts.port), tw::yield[ec]);
+            if (ec) throw connection_error(address, ec, "cannot resolve '" + parts.host + "'");
+            asio::async_connect(sock, results, tw::yield[ec]);
+        }
+    } catch (const tw::timeout_error&) {
+        throw tw::timeout_error(address + ": connecting timed out");
+    }
+    if (ec) throw connection_error(address, ec, "cannot connect");
+    sock.set_option(tcp::no_delay(true), ec);
+    log.event(address, "connected");
+    return tcp_stream(std::move(sock), address, std::move(log));
+}
+
+tcp_stream tcp_stream::connect(const std::string& address, const reconnect_policy& policy, command_log log) {
+    auto pause = policy.backoff;
+    const unsigned attempts = std::max(1u, policy.attempts);
+    for (unsigned i = 1;; ++i) {
+        try {
+            return connect(address, log);
+        } catch (const connection_error& e) {
+            if (i >= attempts) {
+                if (attempts == 1) throw;
+                throw connection_error(address, e.code(), "cannot connect (" + std::to_string(attempts) + " attempts)");
+            }
+            // Don't sleep past the deadline: report the connection error now.
+            if (clock::now() + pause >= tw::current_deadline()) throw;
+            log.event(address, std::string("connect failed (") + e.code().message() + "), retrying in " +
+                                   format_duration(pause));
+        }
+        tw::sleep_for(pause);
+        pause = std::min(pause * 2, policy.max_backoff);
+    }
+}
+
+tcp_stream::tcp_stream(boost::asio::ip::tcp::socket socket, std::string address, command_log log)
+    : socket_(std::move(socket)), address_(std::move(address)), log_(std::move(log)) {}
+
+tcp_stream::~tcp_stream() { close(); }
+
+void tcp_stream::close(std::string_view why) noexcept {
+    if (!socket_.is_open()) return;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    try {
+        log_.event(address_, std::string("closed: ") + std::string(why));
+    } catch (...) {
+    }
+    // The buffer stays allocated: a read into it may still be completing (a
+    // Modbus connection is closed by whoever hits an error). Reads of a closed
+    // stream throw before they look at it.
+}
+
+void tcp_stream::write(std::string_view data) {
+    if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
+    boost::system::error_code ec;
+    boost::asio::async_write(socket_, boost::asio::buffer(data.data(), data.size()), tw::yield[ec]);
+    if (ec) {
+        close(ec.message());
+        throw connection_error(address_, ec, "write failed");
+    }
+}
+
+std::size_t tcp_stream::fill() {
+    if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
+    if (pos_ == buf_.size()) {
+        buf_.clear();
+        pos_ = 0;
+    } else if (pos_ >= k_compact_at) {
+        buf_.erase(0, pos_);
+        pos_ = 0;
+    }
+    const auto old = buf_.size();
+    buf_.resize(old + k_read_chunk);
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    try {
+        n = socket_.async_read_some(boost::asio::buffer(buf_.data() + old, k_read_chunk), tw::yield[ec]);
+    } catch (...) {
+        buf_.resize(old);  // timeout or cancellation: what was buffered stays
+        throw;
+    }
+    buf_.resize(old + n);
+    if (ec) {
+        close(ec.message());
+        if (ec == boost::asio::error::eof) throw connection_error(address_, ec, "connection closed by the peer");
+        throw connection_error(address_, ec, "read failed");
+    }
+    return n;
+}
+
+void tcp_stream::fill_to(std::size_t n) {
+    require_open();
+    while (buf_.size() - pos_ < n) fill();
+}
+
+void tcp_stream::consume(std::size_t n) noexcept { pos_ = std::min(buf_.size(), pos_ + n); }
+
+void tcp_stream::require_open() const {
+    if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
+}
+
+std::size_t tcp_stream::read_some(std::span<char> out) {
+    require_open();
+    if (out.empty()) return 0;
+    if (pos_ == buf_.size()) fill();
+    const auto n = std::min(out.size(), buf_.size() - pos_);
+    std::memcpy(out.data(), buf_.data() + pos_, n);
+    pos_ += n;
+    return n;
+}
+
+std::string tcp_stream::read_line(std::size_t max_line) {
+    require_open();
+    std::size_t scanned = 0;
+    for (;;) {
+        const auto data = buffered_data();
+        const auto nl = data.find('\n', scanned);
+        if (nl != std::string_view::npos && nl <= max_line) {
+            auto end = nl;
+            if (end > 0 && data[end - 1] == '\r') --end;
+            std::string line(data.substr(0, end));
+            consume(nl + 1);
+            return line;
+        }
+        if (data.size() > max_line) {
+            close("line too long");
+            throw protocol_error(address_, "reply line longer than " + std::to_string(max_line) +
+                                               " bytes; connection closed");
+        }
+        scanned = data.size();
+        fill();
+    }
+}
+
+std::string tcp_stream::read_exactly(std::size_t n) {
+    fill_to(n);
+    std::string out(buffered_data().substr(0, n));
+    consume(n);
+    return out;
+}
+
+}  // namespace tw

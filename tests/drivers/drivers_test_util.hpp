@@ -1,0 +1,137 @@
+#pragma once
+// Helpers of the driver tests (tests/drivers), on top of the simulator tests'
+// helpers (tests/sim/sim_test_util.hpp: sim_runtime, child, run_command, k_guard):
+//
+//   clients            the runtime the drivers under test run on; call(f) runs f
+//                      on one of its fibers under the k_guard deadline and
+//                      checks afterwards that no fiber was left behind.
+//   python_server      an independent server run with /usr/bin/python3 that
+//                      prints "port N" once it listens.
+//   scripted_server    a TCP server on a fiber of the test's runtime whose
+//                      connection handler the test writes (misbehaving peers:
+//                      oversized replies, a reply cut once, replies out of order).
+//
+// Driver objects hold sockets of the clients' runtime: create them inside call().
+
+#include <tw/tw.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <gtest/gtest.h>
+
+#include "../sim/sim_test_util.hpp"
+
+namespace tw_drivers_test {
+
+using namespace std::chrono_literals;
+using tw_sim_test::k_guard;
+using tcp = boost::asio::ip::tcp;
+
+inline std::string drivers_dir() { return TW_DRIVERS_SCRIPTS_DIR; }
+
+class clients {
+public:
+    explicit clients(std::size_t threads = 1) : rt_({.threads = threads, .name = "test-client"}) {}
+    ~clients() {
+        EXPECT_EQ(rt_.counters().live_fibers, 0u) << rt_.dump_text();
+        EXPECT_TRUE(rt_.shutdown());
+    }
+    template <class F>
+    auto call(F&& f) {
+        return rt_.run([&] {
+            tw::deadline_scope guard(k_guard);
+            return f();
+        });
+    }
+    tw::runtime& rt() { return rt_; }
+
+private:
+    tw::runtime rt_;
+};
+
+// /usr/bin/python3 tests/drivers/<script> [args]: waits for its "port N" line.
+class python_server {
+public:
+    python_server(const std::string& script, std::vector<std::string> args = {})
+        : proc_(argv(script, std::move(args))) {
+        auto line = proc_.read_line();
+        if (!line || line->rfind("port ", 0) != 0) {
+            ADD_FAILURE() << script << " did not start: " << line.value_or("(no output)") << "\n" << proc_.stderr_text();
+            return;
+        }
+        port_ = line->substr(5);
+    }
+    ~python_server() {
+        proc_.signal(SIGTERM);
+        proc_.wait();
+    }
+    std::string address() const { return "127.0.0.1:" + port_; }
+    bool ok() const { return !port_.empty(); }
+
+private:
+    static std::vector<std::string> argv(const std::string& script, std::vector<std::string> args) {
+        std::vector<std::string> v{"/usr/bin/python3", drivers_dir() + "/" + script};
+        for (auto& a : args) v.push_back(std::move(a));
+        return v;
+    }
+    tw_sim_test::child proc_;
+    std::string port_;
+};
+
+// A loopback server on fibers of `rt`: handler(socket, n) runs on its own fiber
+// for the n-th accepted connection (0, 1, ...). Stops (and joins every fiber)
+// when destroyed; construct and destroy it on a fiber of `rt` or a plain thread.
+class scripted_server {
+public:
+    using handler = std::function<void(tcp::socket&, std::size_t)>;
+
+    // Construct on a fiber of `rt` (inside clients::call).
+    scripted_server(tw::runtime& rt, handler h) : h_(std::move(h)) {
+        auto acc = std::make_shared<tcp::acceptor>(tw::this_fiber::executor(),
+                                                   tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+        port_ = acc->local_endpoint().port();
+        acceptor_task_ = rt.spawn(tw::spawn_options{.name = "scripted-server", .child = false}, [this, acc] {
+            std::vector<tw::task<void>> conns;
+            try {
+                for (std::size_t n = 0;; ++n) {
+                    auto sock = std::make_shared<tcp::socket>(acc->async_accept(tw::yield));
+                    conns.push_back(tw::spawn(tw::spawn_options{.name = "scripted-connection"}, [this, sock, n] {
+                        try {
+                            h_(*sock, n);
+                        } catch (...) {
+                        }
+                        boost::system::error_code ignored;
+                        sock->close(ignored);  // the handler returned: hang up
+                    }));
+                }
+            } catch (...) {
+            }
+            tw::cancellation_shield shield;
+            for (auto& c : conns) c.cancel();
+            for (auto& c : conns) try {
+                    c.wait();
+                } catch (...) {
+                }
+        });
+    }
+    ~scripted_server() {
+        acceptor_task_.cancel("test over");
+        try {
+            acceptor_task_.wait();
+        } catch (...) {
+        }
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_.load()); }
+
+private:
+    handler h_;
+    std::atomic<unsigned short> port_{0};
+    tw::task<void> acceptor_task_;
+};
+
+}  // namespace tw_drivers_test

@@ -1,0 +1,111 @@
+// JSON-RPC 2.0 client: against the simulated boards' /rpc and Debian's
+// python3-jsonrpclib-pelix server (HTTP/1.0, closes after every reply).
+#include <tw/drivers/jsonrpc/client.hpp>
+
+#include <tw/sim/simulator.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "drivers_test_util.hpp"
+
+using namespace tw_drivers_test;
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+TEST(JsonRpcUrl, Forms) {
+    auto u = tw::jsonrpc::parse_url("http://127.0.0.1:9000/rpc");
+    EXPECT_EQ(u.address, "127.0.0.1:9000");
+    EXPECT_EQ(u.target, "/rpc");
+    EXPECT_EQ(tw::jsonrpc::parse_url("127.0.0.1:9000").target, "/");
+    EXPECT_EQ(tw::jsonrpc::parse_url("http://[::1]:8080/a/b").address, "[::1]:8080");
+    EXPECT_EQ(tw::jsonrpc::parse_url("http://localhost/").address, "localhost:80");
+    EXPECT_THROW(tw::jsonrpc::parse_url("https://x:1/"), std::invalid_argument);
+    EXPECT_THROW(tw::jsonrpc::parse_url("x/rpc"), std::invalid_argument);
+}
+
+TEST(JsonRpcSim, CallsNotificationsBatchesAndErrorObjects) {
+    tw_sim_test::sim_runtime rt;
+    tw::sim::simulator sim({.boards = 1, .channels = 4, .scpi = 0, .modbus = 0}, rt);
+    clients c;
+    c.call([&] {
+        tw::jsonrpc::client rpc("http://" + sim.tuber_addresses()[0] + "/rpc");
+        rpc.call("Board.set_frequency", json::array{0, 4.5e6});
+        EXPECT_DOUBLE_EQ(rpc.call("Board.get_frequency", json::array{0}).to_number<double>(), 4.5e6);
+        rpc.call("Board.set_amplitude", json::object{{"channel", 1}, {"amplitude", 0.5}});
+        EXPECT_DOUBLE_EQ(rpc.call("Board.get_amplitude", json::object{{"channel", 1}}).to_number<double>(), 0.5);
+        EXPECT_TRUE(rpc.call("Board.get_temperature").is_number());
+        try {
+            rpc.call("Board.set_frequency", json::array{77, 4.5e6});
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_EQ(e.code(), -32602);
+            EXPECT_THAT(e.data(), HasSubstr("channel"));
+        }
+        try {
+            rpc.call("Board.nope");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_EQ(e.code(), -32601);
+        }
+        rpc.notify("Board.set_frequency", json::array{2, 5.5e6});
+        EXPECT_DOUBLE_EQ(rpc.call("Board.get_frequency", json::array{2}).to_number<double>(), 5.5e6);
+
+        tw::jsonrpc::batch b(rpc);
+        b.call("Board.get_frequency", json::array{0});
+        b.notify("Board.set_frequency", json::array{3, 4.8e6});
+        b.call("Board.get_frequency", json::array{99});
+        b.call("Board.get_frequency", json::array{2});
+        auto r = b.execute();
+        ASSERT_EQ(r.size(), 3u);
+        EXPECT_DOUBLE_EQ(r[0].value().to_number<double>(), 4.5e6);
+        EXPECT_THROW(r[1].value(), tw::protocol_error);
+        EXPECT_DOUBLE_EQ(r[2].value().to_number<double>(), 5.5e6);
+        EXPECT_DOUBLE_EQ(rpc.call("Board.get_frequency", json::array{3}).to_number<double>(), 4.8e6);
+    });
+}
+
+TEST(JsonRpcIndependent, JsonrpclibPelixOverHttp10) {
+    python_server py("jsonrpc_server.py");
+    ASSERT_TRUE(py.ok());
+    clients c;
+    c.call([&] {
+        tw::jsonrpc::client rpc("http://" + py.address() + "/");
+        // Every call needs a new connection: the server closes after each reply.
+        for (int i = 0; i < 5; ++i) EXPECT_EQ(rpc.call("add", json::array{i, 2}).as_int64(), i + 2);
+        EXPECT_EQ(rpc.call("echo", json::array{json::object{{"k", "v"}}}).as_object().at("k").as_string(), "v");
+        EXPECT_EQ(rpc.call("greet", json::object{{"name", "tw"}}).as_string(), "hello tw");
+        try {
+            rpc.call("fail");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_NE(e.code(), 0);
+            EXPECT_THAT(e.peer_message(), HasSubstr("always fails"));
+        }
+        try {
+            rpc.call("no_such_method");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_EQ(e.code(), -32601);
+        }
+        rpc.notify("note", json::array{"n1"});
+        EXPECT_EQ(rpc.call("notes").as_array().size(), 1u);
+
+        tw::jsonrpc::batch b(rpc);
+        b.call("add", json::array{1, 1});
+        b.call("fail");
+        b.call("echo", json::array{"x"});
+        auto r = b.execute();
+        ASSERT_EQ(r.size(), 3u);
+        EXPECT_EQ(r[0].value().as_int64(), 2);
+        EXPECT_FALSE(r[1].ok());
+        EXPECT_EQ(r[2].value().as_string(), "x");
+
+        // Also at /RPC2, and from several fibers at once.
+        tw::jsonrpc::client rpc2("http://" + py.address() + "/RPC2");
+        std::vector<int> items{1, 2, 3, 4, 5, 6};
+        auto all = tw::fan_out(items, [&](int i) { return rpc2.call("add", json::array{i, i}).as_int64(); });
+        ASSERT_TRUE(all.all_ok()) << all.summary();
+        for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(all.outcomes[i].value(), 2 * items[i]);
+    });
+}

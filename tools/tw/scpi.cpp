@@ -1,0 +1,68 @@
+// tw scpi: send SCPI commands to an instrument, in order, on one connection;
+// print the reply of each query, one per line.
+//
+//   tw scpi HOST:PORT 'CMD' ['CMD'...]
+//
+// A query is a command whose header ends in '?'. With --check, every set
+// command is followed by SYST:ERR? and an instrument error fails the run.
+
+#include "commands.hpp"
+#include "verb_util.hpp"
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <tw/deadline.hpp>
+#include <tw/drivers/scpi/client.hpp>
+#include <tw/run.hpp>
+
+namespace tw::cli {
+
+namespace {
+
+struct scpi_options {
+    std::string address;
+    std::vector<std::string> commands;
+    bool check = false;
+    std::string timeout = "5s";
+};
+
+bool is_query(const std::string& cmd) {
+    auto head = cmd.substr(0, cmd.find(' '));
+    // "*IDN?", "KRDG? 1", "MEAS?;*OPC?" (several on one line: any query)
+    return head.find('?') != std::string::npos || cmd.find("?;") != std::string::npos;
+}
+
+void run_scpi(const scpi_options& o) {
+    const auto timeout = timeout_option(o.timeout);
+    tw::run([&] {
+        tw::scpi::client c(o.address, {.timeout = timeout, .check_errors = o.check, .log = verb_log()});
+        for (const auto& cmd : o.commands) {
+            if (is_query(cmd)) {
+                auto reply = c.query(cmd);
+                std::cout << reply << '\n' << std::flush;
+            } else {
+                c.write(cmd);
+            }
+        }
+        // Commands without a reply: make sure they reached the instrument
+        // before the connection closes.
+        if (!o.commands.empty() && !is_query(o.commands.back())) c.wait_complete();
+    });
+}
+
+}  // namespace
+
+void add_scpi_command(CLI::App& app) {
+    auto o = std::make_shared<scpi_options>();
+    auto* cmd = app.add_subcommand("scpi", "Send SCPI commands to an instrument and print each query's reply");
+    cmd->add_option("address", o->address, "Instrument address HOST:PORT")->required();
+    cmd->add_option("commands", o->commands, "Commands, e.g. '*IDN?' 'SETP 1,4.5'")->required();
+    cmd->add_flag("--check", o->check, "Ask SYST:ERR? after every set command; an error fails the run");
+    cmd->add_option("--timeout", o->timeout, "Deadline of each command, e.g. 500ms, 2s")->capture_default_str();
+    cmd->callback([o] { run_scpi(*o); });
+}
+
+}  // namespace tw::cli
