@@ -89,16 +89,7 @@ const json::value& result::value() const {
     return value_;
 }
 
-std::string result::error_message() const {
-    if (!error_) return {};
-    try {
-        std::rethrow_exception(error_);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "unknown error";
-    }
-}
+std::string result::error_message() const { return tw::describe(error_); }
 
 client::client(std::string_view url, options opts)
     : target_(parse_url(url).target),

@@ -134,14 +134,7 @@ void runtime_impl::unhandled(std::string_view fiber, std::exception_ptr e) const
             opts_.on_unhandled_error(fiber, e);
             return;
         }
-        std::string what = "unknown exception";
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            what = ex.what();
-        } catch (...) {
-        }
-        std::cerr << "tw: detached fiber '" << (fiber.empty() ? "(unnamed)" : fiber) << "' failed: " << what << '\n';
+        std::cerr << "tw: detached fiber '" << (fiber.empty() ? "(unnamed)" : fiber) << "' failed: " << describe(e) << '\n';
     } catch (...) {
     }
 }

@@ -20,16 +20,7 @@ namespace {
 // Parks the calling fiber until cancelled or its deadline passes.
 void park_forever() { tw::sleep_for(1h); }
 
-class FanOut : public tw_test::runtime_fixture {
-protected:
-    // Runs f on a fiber of the fixture's runtime and returns its value.
-    template <class F>
-    auto on_fiber(F f) {
-        auto t = rt().spawn(std::move(f));
-        EXPECT_TRUE(t.wait_for(tw_test::k_guard)) << "deadlock guard\n" << rt().dump_text();
-        return t.get();
-    }
-};
+class FanOut : public tw_test::runtime_fixture {};
 TW_RUNTIME_TEST_SUITE(FanOut);
 
 TEST_P(FanOut, ResultsComeBackInInputOrder) {

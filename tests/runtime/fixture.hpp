@@ -155,6 +155,15 @@ protected:
     // For tests whose detached work (async_run) may still be finishing its
     // fiber after its completion handler ran: teardown then relies on
     // shutdown() alone, which waits for such fibers.
+    // Runs f on a fiber of the runtime (not named, unlike run_body) and
+    // returns its value or rethrows its exception, under the deadlock guard.
+    template <class F>
+    auto on_fiber(F f) {
+        auto t = rt().spawn(std::move(f));
+        EXPECT_TRUE(t.wait_for(k_guard)) << "deadlock guard\n" << rt().dump_text();
+        return t.get();
+    }
+
     void allow_in_flight_detached() noexcept { check_live_ = false; }
 
     void TearDown() override {

@@ -17,15 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class Sync : public tw_test::runtime_fixture {
-protected:
-    template <class F>
-    auto on_fiber(F f) {
-        auto t = rt().spawn(std::move(f));
-        EXPECT_TRUE(t.wait_for(tw_test::k_guard)) << "deadlock guard\n" << rt().dump_text();
-        return t.get();
-    }
-};
+class Sync : public tw_test::runtime_fixture {};
 TW_RUNTIME_TEST_SUITE(Sync);
 
 TEST_P(Sync, SemaphoreHandsPermitsOutInArrivalOrder) {

@@ -14,6 +14,7 @@
 //   try { tw::run(tune, board); }
 //   catch (const tw::timeout_error& e) { fmt::print("too slow: {}\n", e.what()); }
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -49,5 +50,9 @@ class usage_error : public std::logic_error {
 public:
     using std::logic_error::logic_error;
 };
+
+// The message of a stored exception: what() for std::exception, else
+// "unknown exception"; "" for a null pointer. For reports and summaries.
+std::string describe(const std::exception_ptr& e);
 
 }  // namespace tw

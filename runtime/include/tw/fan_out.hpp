@@ -75,16 +75,7 @@ public:
         if (error_) std::rethrow_exception(error_);
         if constexpr (!std::is_void_v<T>) return *value_;
     }
-    std::string error_message() const {
-        if (!error_) return {};
-        try {
-            std::rethrow_exception(error_);
-        } catch (const std::exception& e) {
-            return e.what();
-        } catch (...) {
-            return "unknown exception";
-        }
-    }
+    std::string error_message() const { return describe(error_); }
 
     // For fan_out.
     template <class F>
