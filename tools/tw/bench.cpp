@@ -745,6 +745,7 @@ void add_bench_command(CLI::App& app) {
         ->check(CLI::IsMember({"tw", "baseline"}))
         ->group("");
     micro->callback([opts] { run_micro(*opts); });
+    add_bench_fanout_command(*bench);
 }
 
 }  // namespace tw::cli

@@ -18,16 +18,23 @@
 //       cmd->callback([opts] { run_bench(*opts); });
 //   }
 
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace tw::cli {
 
 // Declare one registration function per subcommand.
-void add_bench_command(CLI::App& app);   // bench.cpp: tw bench micro
+void add_bench_command(CLI::App& app);   // bench.cpp: tw bench micro (and fanout, below)
+void add_bench_fanout_command(CLI::App& bench);  // bench_fanout.cpp: tw bench fanout
 void add_call_command(CLI::App& app);    // call.cpp: tw call (Tuber)
 void add_modbus_command(CLI::App& app);  // modbus.cpp: tw modbus
 void add_rpc_command(CLI::App& app);     // rpc.cpp: tw rpc (JSON-RPC 2.0)
 void add_scpi_command(CLI::App& app);    // scpi.cpp: tw scpi
 void add_sim_command(CLI::App& app);     // sim.cpp: tw sim
+void add_tune_command(CLI::App& app);    // tune.cpp: tw tune
+
+// The command line as typed (main.cpp records it), for reports.
+const std::string& command_line();
 
 }  // namespace tw::cli

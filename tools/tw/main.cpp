@@ -29,9 +29,31 @@ void configure_logging(const std::string& level, const std::string& file) {
     spdlog::set_default_logger(std::move(logger));
 }
 
+std::string g_command_line;
+
+// argv joined by spaces, arguments with spaces or quotes single-quoted.
+std::string join_command_line(int argc, char** argv) {
+    std::string out;
+    for (int i = 0; i < argc; ++i) {
+        std::string a = i == 0 ? std::string("tw") : std::string(argv[i]);
+        if (i) out += ' ';
+        if (a.empty() || a.find_first_of(" \t'\"\\$") != std::string::npos) {
+            std::string q = "'";
+            for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            out += q + "'";
+        } else {
+            out += a;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
+const std::string& tw::cli::command_line() { return g_command_line; }
+
 int main(int argc, char** argv) {
+    g_command_line = join_command_line(argc, argv);
     CLI::App app{"tw — tworoutine: control readout boards and instruments with plain blocking code on fibers", "tw"};
     app.set_version_flag("--version", "tw " TW_VERSION);
     app.require_subcommand(0, 1);
@@ -55,6 +77,7 @@ int main(int argc, char** argv) {
     tw::cli::add_rpc_command(app);
     tw::cli::add_scpi_command(app);
     tw::cli::add_sim_command(app);
+    tw::cli::add_tune_command(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,110 @@
+#pragma once
+// Board lists as PROTOCOLS.md writes them: a comma-separated list of
+// addresses (HOST:PORT, [::1]:PORT) and ranges (HOST:PORT+N: N ports from
+// PORT), or the path of a file with one entry per line — ADDRESS, RANGE or
+// NAME ADDRESS; `#` starts a comment. An argument naming an existing file is
+// read as a file.
+//
+// Errors: std::invalid_argument quoting the bad entry (callers map it to a
+// usage error, exit 2).
+//
+// Example:
+//   auto boards = tw::cli::parse_board_list("127.0.0.1:9000+4,10.0.0.7:9000");
+//   // 5 entries; boards[1].address == "127.0.0.1:9001", names empty
+
+#include <cstddef>
+#include <fstream>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tw::cli {
+
+struct board_entry {
+    std::string name;  // "" unless the file names it
+    std::string address;
+};
+
+namespace detail {
+
+inline std::string trim(std::string_view s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos) return {};
+    const auto e = s.find_last_not_of(" \t\r\n");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+inline unsigned long parse_number(const std::string& text, const std::string& entry, const char* what, unsigned long max) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+        throw std::invalid_argument("bad " + std::string(what) + " in board entry '" + entry + "'");
+    unsigned long v = 0;
+    try {
+        v = std::stoul(text);
+    } catch (const std::exception&) {
+        throw std::invalid_argument("bad " + std::string(what) + " in board entry '" + entry + "'");
+    }
+    if (v > max) throw std::invalid_argument(std::string(what) + " out of range in board entry '" + entry + "'");
+    return v;
+}
+
+// ADDRESS or RANGE -> addresses.
+inline void expand(const std::string& entry, const std::string& name, std::vector<board_entry>& out) {
+    const auto colon = entry.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+        throw std::invalid_argument("board entry '" + entry + "' is not HOST:PORT or HOST:PORT+N");
+    const std::string host = entry.substr(0, colon);
+    std::string port_text = entry.substr(colon + 1);
+    unsigned long count = 1;
+    if (auto plus = port_text.find('+'); plus != std::string::npos) {
+        count = parse_number(port_text.substr(plus + 1), entry, "count", 65535);
+        if (count == 0) throw std::invalid_argument("board range '" + entry + "' has no boards");
+        port_text.resize(plus);
+    }
+    const auto port = parse_number(port_text, entry, "port", 65535);
+    if (port == 0 || port + count - 1 > 65535) throw std::invalid_argument("port out of range in board entry '" + entry + "'");
+    for (unsigned long k = 0; k < count; ++k)
+        out.push_back({count == 1 ? name : (name.empty() ? name : name + "-" + std::to_string(k)),
+                       host + ":" + std::to_string(port + k)});
+}
+
+}  // namespace detail
+
+inline std::vector<board_entry> parse_board_list(const std::string& spec) {
+    std::vector<board_entry> out;
+    std::error_code ec;
+    if (!spec.empty() && std::filesystem::is_regular_file(spec, ec)) {
+        std::ifstream f(spec);
+        if (!f) throw std::invalid_argument("cannot read the board list '" + spec + "'");
+        std::string line;
+        while (std::getline(f, line)) {
+            if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+            std::istringstream words(line);
+            std::vector<std::string> w;
+            for (std::string x; words >> x;) w.push_back(x);
+            if (w.empty()) continue;
+            if (w.size() == 1)
+                detail::expand(w[0], "", out);
+            else if (w.size() == 2)
+                detail::expand(w[1], w[0], out);
+            else
+                throw std::invalid_argument("board list '" + spec + "': expected ADDRESS, RANGE or NAME ADDRESS, got '" +
+                                            detail::trim(line) + "'");
+        }
+    } else {
+        std::size_t start = 0;
+        while (start <= spec.size()) {
+            auto comma = spec.find(',', start);
+            if (comma == std::string::npos) comma = spec.size();
+            auto entry = detail::trim(std::string_view(spec).substr(start, comma - start));
+            if (!entry.empty()) detail::expand(entry, "", out);
+            start = comma + 1;
+        }
+    }
+    if (out.empty()) throw std::invalid_argument("the board list '" + spec + "' names no boards");
+    return out;
+}
+
+}  // namespace tw::cli
