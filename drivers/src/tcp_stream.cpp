@@ -17,6 +17,7 @@ namespace tw {
 
 namespace {
 constexpr std::size_t k_read_chunk = 8192;
+constexpr std::size_t k_first_chunk = 256;
 constexpr std::size_t k_compact_at = 64 * 1024;
 }  // namespace
 
@@ -124,24 +125,27 @@ void tcp_stream::write(std::string_view data) {
 
 std::size_t tcp_stream::fill() {
     if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
-    if (pos_ == buf_.size()) {
-        buf_.clear();
-        pos_ = 0;
-    } else if (pos_ >= k_compact_at) {
-        buf_.erase(0, pos_);
+    if (pos_ == size_) {
+        pos_ = size_ = 0;
+    } else if (pos_ >= k_compact_at || (pos_ > 0 && size_ == cap_)) {
+        std::memmove(buf_.get(), buf_.get() + pos_, size_ - pos_);
+        size_ -= pos_;
         pos_ = 0;
     }
-    const auto old = buf_.size();
-    buf_.resize(old + k_read_chunk);
+    if (size_ == cap_) {
+        // Start small (most replies are one short line) and double up to what
+        // the caller's limits allow; those limits bound it, not this.
+        const std::size_t cap = cap_ ? cap_ * 2 : k_first_chunk;
+        auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+        if (size_) std::memcpy(bigger.get(), buf_.get(), size_);
+        buf_ = std::move(bigger);
+        cap_ = cap;
+    }
+    const std::size_t room = std::min(cap_ - size_, k_read_chunk);
     boost::system::error_code ec;
-    std::size_t n = 0;
-    try {
-        n = socket_.async_read_some(boost::asio::buffer(buf_.data() + old, k_read_chunk), tw::yield[ec]);
-    } catch (...) {
-        buf_.resize(old);  // timeout or cancellation: what was buffered stays
-        throw;
-    }
-    buf_.resize(old + n);
+    // On timeout or cancellation nothing was added: what was buffered stays.
+    const std::size_t n = socket_.async_read_some(boost::asio::buffer(buf_.get() + size_, room), tw::yield[ec]);
+    size_ += n;
     if (ec) {
         close(ec.message());
         if (ec == boost::asio::error::eof) throw connection_error(address_, ec, "connection closed by the peer");
@@ -152,10 +156,10 @@ std::size_t tcp_stream::fill() {
 
 void tcp_stream::fill_to(std::size_t n) {
     require_open();
-    while (buf_.size() - pos_ < n) fill();
+    while (size_ - pos_ < n) fill();
 }
 
-void tcp_stream::consume(std::size_t n) noexcept { pos_ = std::min(buf_.size(), pos_ + n); }
+void tcp_stream::consume(std::size_t n) noexcept { pos_ = std::min(size_, pos_ + n); }
 
 void tcp_stream::require_open() const {
     if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
@@ -164,9 +168,9 @@ void tcp_stream::require_open() const {
 std::size_t tcp_stream::read_some(std::span<char> out) {
     require_open();
     if (out.empty()) return 0;
-    if (pos_ == buf_.size()) fill();
-    const auto n = std::min(out.size(), buf_.size() - pos_);
-    std::memcpy(out.data(), buf_.data() + pos_, n);
+    if (pos_ == size_) fill();
+    const auto n = std::min(out.size(), size_ - pos_);
+    std::memcpy(out.data(), buf_.get() + pos_, n);
     pos_ += n;
     return n;
 }

@@ -65,8 +65,11 @@ void fiber_state::cancel(const std::string& reason) noexcept {
 void fiber_state::set_deadline(clock::time_point tp) noexcept {
     deadline_ = tp;
     timed_out_ = false;
-    home_.deadline_changed(*this);
+    // Nothing to tell the worker: a deadline matters only while the fiber
+    // waits, and begin_wait registers it then.
 }
+
+void fiber_state::timed_wait_begins() noexcept { home_.timed_wait_begins(*this); }
 
 clock::time_point fiber_state::coarse_now() noexcept {
     // CLOCK_MONOTONIC_COARSE is the same clock as steady_clock on Linux, read

@@ -144,7 +144,6 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
         fs->reason_ = t->pending_cancel_ ? t->pending_reason_ : std::string("runtime shutting down");
         fs->cancel_requested_.store(true, std::memory_order_release);
     }
-    if (fs->deadline_ != clock::time_point::max()) deadline_changed(*fs);
     guarded_.store(stacks_->guarded_in_use(), std::memory_order_relaxed);
     auto* active = boost::fibers::context::active();
     active->attach(ctx.get());
@@ -189,10 +188,8 @@ void worker::cancel_all(const std::string& reason) noexcept {
     for (auto& fs : fibers_) fs.cancel(reason);
 }
 
-void worker::deadline_changed(fiber_state& fs) noexcept {
-    fs.deadline_hook::unlink();
-    if (fs.deadline_ == clock::time_point::max()) return;
-    deadlines_.insert(fs);
+void worker::timed_wait_begins(fiber_state& fs) noexcept {
+    timed_waiters_.push_back(fs);
     arm_timer(fs.deadline_);
 }
 
@@ -214,13 +211,19 @@ void worker::arm_timer(clock::time_point tp) noexcept {
 
 void worker::on_timer() noexcept {
     const auto now = clock::now();
-    while (!deadlines_.empty() && deadlines_.begin()->deadline() <= now) {
-        auto& fs = *deadlines_.begin();
-        fs.deadline_hook::unlink();
-        fs.timed_out_ = true;
-        fs.interrupt();
+    auto next = clock::time_point::max();
+    for (auto it = timed_waiters_.begin(); it != timed_waiters_.end();) {
+        auto& fs = *it;
+        if (fs.deadline_ <= now) {
+            it = timed_waiters_.erase(it);
+            fs.timed_out_ = true;
+            fs.interrupt();  // wakes or cancels; never runs the fiber here
+        } else {
+            next = std::min(next, fs.deadline_);
+            ++it;
+        }
     }
-    if (!deadlines_.empty()) arm_timer(deadlines_.begin()->deadline());
+    if (next != clock::time_point::max()) arm_timer(next);
     if (guest_) request_pump();  // sleeping fibers are moved by the dispatcher
 }
 

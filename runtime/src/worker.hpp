@@ -105,7 +105,8 @@ public:
     void start_fiber(task_base* t, spawn_params p, fiber_state* parent);
     void fiber_exited(fiber_state& fs) noexcept;
     void cancel_all(const std::string& reason) noexcept;
-    void deadline_changed(fiber_state& fs) noexcept;
+    // A fiber with a deadline starts waiting: watch it until end_wait.
+    void timed_wait_begins(fiber_state& fs) noexcept;
     void arm_timer(clock::time_point tp) noexcept;
     // Makes io_scheduler::suspend_until return to Boost.Fiber's loop: it has
     // work (a ready, remote-ready, due or finished fiber).
@@ -154,12 +155,12 @@ private:
     bool in_pump_ = false;
 
     boost::intrusive::list<fiber_state, boost::intrusive::base_hook<list_hook>, boost::intrusive::constant_time_size<false>> fibers_;
-    struct by_deadline {
-        bool operator()(const fiber_state& a, const fiber_state& b) const noexcept { return a.deadline() < b.deadline(); }
-    };
-    boost::intrusive::multiset<fiber_state, boost::intrusive::base_hook<deadline_hook>, boost::intrusive::compare<by_deadline>,
-                               boost::intrusive::constant_time_size<false>>
-        deadlines_;
+    // Fibers waiting under a deadline, unsorted: linking and unlinking are
+    // O(1) on every wait (a query with a 5 s timeout does both in
+    // microseconds); the timer is armed for the earliest at link time, and
+    // when it fires one pass interrupts the due ones and finds the next.
+    boost::intrusive::list<fiber_state, boost::intrusive::base_hook<deadline_hook>, boost::intrusive::constant_time_size<false>>
+        timed_waiters_;
 
     std::atomic<std::size_t> live_{0};
     worker_signals signals_;

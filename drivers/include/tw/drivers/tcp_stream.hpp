@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -79,7 +80,7 @@ public:
     std::string read_exactly(std::size_t n);
     // Makes at least n bytes available in buffered_data() (n must be bounded by the caller).
     void fill_to(std::size_t n);
-    std::string_view buffered_data() const noexcept { return std::string_view(buf_).substr(pos_); }
+    std::string_view buffered_data() const noexcept { return std::string_view(buf_.get() + pos_, size_ - pos_); }
     void consume(std::size_t n) noexcept;
 
     bool is_open() const noexcept { return socket_.is_open(); }
@@ -97,7 +98,13 @@ private:
     boost::asio::ip::tcp::socket socket_;
     std::string address_;
     command_log log_;
-    std::string buf_;
+    // Received bytes not consumed yet are [pos_, size_) of buf_ (capacity
+    // cap_). A plain array, not a std::string: resizing a string zero-fills
+    // it, which cost ~1,000 instructions per read and touched 8 KiB per
+    // connection for replies of a dozen bytes (docs/BENCHMARKS.md).
+    std::unique_ptr<char[]> buf_;
+    std::size_t cap_ = 0;
+    std::size_t size_ = 0;
     std::size_t pos_ = 0;
 };
 

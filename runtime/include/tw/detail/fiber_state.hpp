@@ -54,7 +54,7 @@ protected:
 
 using list_hook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 struct deadline_tag;
-using deadline_hook = boost::intrusive::set_base_hook<boost::intrusive::tag<deadline_tag>,
+using deadline_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<deadline_tag>,
                                                       boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 struct child_tag;
 using child_hook = boost::intrusive::list_base_hook<boost::intrusive::tag<child_tag>,
@@ -95,10 +95,12 @@ public:
         waiting_on_ = &wp;
         wait_what = what;
         wait_since = coarse_now();
+        if (deadline_ != clock::time_point::max()) timed_wait_begins();
     }
     void end_wait() noexcept {
         waiting_on_ = nullptr;
         wait_what = nullptr;
+        if (deadline_hook::is_linked()) deadline_hook::unlink();
     }
     // A clock for diagnostics only: a few ms coarse, but far cheaper than
     // steady_clock on every wait.
@@ -124,6 +126,7 @@ public:
 
 private:
     void check_slow();
+    void timed_wait_begins() noexcept;  // on the worker's list of waits with a deadline
     friend class worker;
     friend class cancellation_shield_access;
     boost::fibers::context* ctx_;
