@@ -60,6 +60,8 @@
 
 extern char** environ;
 
+#include "bench_common.hpp"
+
 namespace tw::cli {
 
 namespace {
@@ -144,25 +146,6 @@ double cpu_ms() {
     ::getrusage(RUSAGE_SELF, &ru);
     auto ms = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) * 1e3 + static_cast<double>(tv.tv_usec) / 1e3; };
     return ms(ru.ru_utime) + ms(ru.ru_stime);
-}
-
-std::string trim(std::string s) {
-    const auto b = s.find_first_not_of(" \t\n");
-    const auto e = s.find_last_not_of(" \t\n");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
-std::string machine_string() {
-    std::string cpu = "unknown CPU";
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("model name", 0) == 0) {
-            if (auto p = line.find(':'); p != std::string::npos) cpu = trim(line.substr(p + 1));
-            break;
-        }
-    utsname u{};
-    ::uname(&u);
-    return fmt::format("{}, {} cores, {} {} {}", cpu, std::thread::hardware_concurrency(), u.sysname, u.release, u.machine);
 }
 
 std::string json_escape(const std::string& s) {

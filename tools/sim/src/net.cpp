@@ -189,7 +189,9 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
         acc.close();
         conns.clear();
         {
-            owned_fd placeholder = bind_socket(p.endpoint, false);
+            // Keep the port bound but not listening while down, so connects
+            // are refused and no other process takes the port meanwhile.
+            owned_fd held_port = bind_socket(p.endpoint, false);
             tw::sleep_for(f.flap_down);
         }
         for (int attempt = 0;; ++attempt) {
