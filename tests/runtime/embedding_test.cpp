@@ -32,16 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 using tw_test::k_guard;
 
-std::string what_of(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "non-std exception";
-    }
-}
-
 class Embedding : public tw_test::runtime_fixture {
 protected:
     // async_run's fiber may still be ending after its handler ran.
@@ -137,7 +127,7 @@ TEST_P(Embedding, AsyncRunPropagatesTheExceptionToTheCallback) {
     auto e = fut.get();
     ASSERT_TRUE(e);
     EXPECT_THROW(std::rethrow_exception(e), std::runtime_error);
-    EXPECT_EQ(what_of(e), "board 7 on fire");
+    EXPECT_EQ(tw::describe(e), "board 7 on fire");
 }
 
 TEST_P(Embedding, AsyncRunVoidCallback) {
@@ -198,7 +188,7 @@ TEST_P(Embedding, AsyncRunWithAsTupleYieldContextOnAHostThread) {
         [&](boost::asio::yield_context yield) {
             auto [e1, v] = tw::async_run(r, [] { return 5; }, boost::asio::as_tuple(yield));
             auto [e2, w] = tw::async_run(r, []() -> int { throw tw::cancelled_error("stopped"); }, boost::asio::as_tuple(yield));
-            result.set_value(std::to_string(v) + (e1 ? " e1" : "") + " " + (e2 ? what_of(e2) : "no error") + " " +
+            result.set_value(std::to_string(v) + (e1 ? " e1" : "") + " " + (e2 ? tw::describe(e2) : "no error") + " " +
                              std::to_string(w));
         },
         boost::asio::detached);

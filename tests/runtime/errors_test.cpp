@@ -22,16 +22,6 @@ struct board_fault : std::runtime_error {
     board_fault(int b) : std::runtime_error("board " + std::to_string(b) + " faulted"), board(b) {}
 };
 
-std::string what_of(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "non-std exception";
-    }
-}
-
 class Errors : public tw_test::runtime_fixture {
 protected:
     struct report {
@@ -41,7 +31,7 @@ protected:
     void record_unhandled() {
         options.on_unhandled_error = [this](std::string_view fiber, std::exception_ptr e) {
             std::lock_guard lk(mtx_);
-            reports_.push_back({std::string(fiber), what_of(e)});
+            reports_.push_back({std::string(fiber), tw::describe(e)});
             if (reports_.size() == 1) first_.set_value();
         };
     }

@@ -105,6 +105,17 @@ struct simulator::impl {
         return {address, static_cast<std::uint16_t>(base ? base + i : 0)};
     }
 
+    // The fault state of one instrument; a deque, so the address stays valid
+    // for the servers that point at it.
+    detail::fault_state& add_fault_state(std::deque<detail::fault_state>& list, instance_faults f, service kind, std::size_t i) {
+        auto& fs = list.emplace_back();
+        fs.faults = std::move(f);
+        fs.seed = cfg.seed;
+        fs.kind = kind;
+        fs.instance = i;
+        return fs;
+    }
+
     detail::port_plan& bind(std::deque<detail::port_plan>& ports, std::string name, tcp::endpoint ep, const instance_faults* f) {
         auto& p = ports.emplace_back();
         p.name = std::move(name);
@@ -150,11 +161,7 @@ void simulator::impl::start_tuber() {
     auto faults = resolve_faults(cfg.faults, service::tuber, cfg.boards, cfg.seed, cfg.latency, cfg.jitter);
     const auto epoch = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < cfg.boards; ++i) {
-        auto& fs = tuber_faults.emplace_back();
-        fs.faults = faults[i];
-        fs.seed = cfg.seed;
-        fs.kind = service::tuber;
-        fs.instance = i;
+        auto& fs = add_fault_state(tuber_faults, faults[i], service::tuber, i);
         auto& p = bind(tuber_ports, fmt::format("tuber[{}]", i), endpoint(cfg.port, i), &fs.faults);
         detail::board_params bp;
         bp.index = i;
@@ -175,11 +182,7 @@ void simulator::impl::start_scpi() {
     const auto now = std::chrono::steady_clock::now();
     if (cfg.scpi_ports == 0) {
         for (std::size_t i = 0; i < cfg.scpi; ++i) {
-            auto& fs = scpi_faults.emplace_back();
-            fs.faults = faults[i];
-            fs.seed = cfg.seed;
-            fs.kind = service::scpi;
-            fs.instance = i;
+            auto& fs = add_fault_state(scpi_faults, faults[i], service::scpi, i);
             bind(scpi_ports, fmt::format("scpi[{}]", i), endpoint(cfg.scpi_port, i), &fs.faults);
             controllers.push_back(std::make_unique<detail::temperature_controller>(i, cfg.seed, cfg.tau, now));
         }
@@ -201,11 +204,7 @@ void simulator::impl::start_modbus() {
     auto faults = resolve_faults(cfg.faults, service::modbus, cfg.modbus, cfg.seed, cfg.latency, cfg.jitter);
     const auto now = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < cfg.modbus; ++i) {
-        auto& fs = modbus_faults.emplace_back();
-        fs.faults = faults[i];
-        fs.seed = cfg.seed;
-        fs.kind = service::modbus;
-        fs.instance = i;
+        auto& fs = add_fault_state(modbus_faults, faults[i], service::modbus, i);
         bind(modbus_ports, fmt::format("modbus[{}]", i), endpoint(cfg.modbus_port, i), &fs.faults);
         compressors.push_back(std::make_unique<detail::compressor>(i, cfg.seed, fs.faults.alarm, cfg.compressor_start,
                                                                    cfg.compressor_stop, now));
