@@ -35,4 +35,5 @@ write_basic_package_version_file(
 install(FILES
   ${CMAKE_CURRENT_BINARY_DIR}/tworoutineConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/tworoutineConfigVersion.cmake
+  ${CMAKE_CURRENT_LIST_DIR}/tworoutinePlugin.cmake
   DESTINATION ${TW_INSTALL_CMAKEDIR})

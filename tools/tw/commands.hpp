@@ -25,13 +25,19 @@
 namespace tw::cli {
 
 // Declare one registration function per subcommand.
+void add_apply_command(CLI::App& app);   // apply.cpp: tw apply (restore a tune report)
 void add_bench_command(CLI::App& app);   // bench.cpp: tw bench micro (and fanout, below)
 void add_bench_fanout_command(CLI::App& bench);  // bench_fanout.cpp: tw bench fanout
 void add_call_command(CLI::App& app);    // call.cpp: tw call (Tuber)
+void add_cooldown_command(CLI::App& app);  // cooldown.cpp: tw cooldown (compressor + temperature controller)
+void add_health_command(CLI::App& app);  // health.cpp: tw health
 void add_modbus_command(CLI::App& app);  // modbus.cpp: tw modbus
 void add_rpc_command(CLI::App& app);     // rpc.cpp: tw rpc (JSON-RPC 2.0)
+void add_run_command(CLI::App& app);     // run.cpp: tw run NAME (registered algorithms, plugins)
 void add_scpi_command(CLI::App& app);    // scpi.cpp: tw scpi
+void add_shell_command(CLI::App& app);   // shell.cpp: tw shell (interactive; shell_session.cpp)
 void add_sim_command(CLI::App& app);     // sim.cpp: tw sim
+void add_sweep_command(CLI::App& app);   // sweep.cpp: tw sweep (one board, CSV/SVG)
 void add_tune_command(CLI::App& app);    // tune.cpp: tw tune
 
 // The command line as typed (main.cpp records it), for reports.

@@ -71,12 +71,18 @@ int main(int argc, char** argv) {
     app.parse_complete_callback([&] { configure_logging(log_level, log_file); });
 
     // Subcommands, one file each (commands.hpp).
+    tw::cli::add_apply_command(app);
     tw::cli::add_bench_command(app);
     tw::cli::add_call_command(app);
+    tw::cli::add_cooldown_command(app);
+    tw::cli::add_health_command(app);
     tw::cli::add_modbus_command(app);
     tw::cli::add_rpc_command(app);
+    tw::cli::add_run_command(app);
     tw::cli::add_scpi_command(app);
+    tw::cli::add_shell_command(app);
     tw::cli::add_sim_command(app);
+    tw::cli::add_sweep_command(app);
     tw::cli::add_tune_command(app);
 
     try {

@@ -4,6 +4,16 @@
 //
 //   tw tune --sim 16 [--seed S] [--channels C]
 //   tw tune --boards 10.0.0.1:9000+64 --concurrency 32 --deadline 5m --report run.json
+//   tw tune --only-failed run.json --report rerun.json
+//   tw tune --sim 4 --plot board.svg --plot-board sim-2
+//
+// --only-failed REPORT re-runs the boards of a saved report whose status is
+// not "ok", keeping their names; it replaces --boards. It does not combine
+// with --sim, and refuses a report written by a --sim run: simulated boards'
+// addresses are ports of an in-process simulator that ended with that run.
+// --plot FILE.svg plots one board's sweep (the first board, or --plot-board
+// ADDRESS|NAME of the list) with its found resonances and tuned carriers; only
+// that board's sweep is kept in memory.
 //
 // Progress: on a terminal one redrawn bar line (done, failed, in flight,
 // rate, ETA); otherwise a plain line at most once a second, plus one line per
@@ -17,13 +27,15 @@
 // "channels_verified", "elapsed_s", "channels": [{"channel", "frequency",
 // "amplitude", "s21", "verified"}]}], "summary": {...}}
 
-#include "board_list.hpp"
+#include "board_set.hpp"
 #include "commands.hpp"
+#include "interrupt.hpp"
+#include "sweep_output.hpp"
+#include "tune_report.hpp"
 
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -32,7 +44,6 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/signal_set.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/core.h>
@@ -43,8 +54,6 @@
 #include <tw/errors.hpp>
 #include <tw/run.hpp>
 #include <tw/runtime.hpp>
-#include <tw/sim/simulator.hpp>
-#include <tw/yield.hpp>
 
 namespace tw::cli {
 
@@ -64,6 +73,9 @@ struct tune_options {
     std::string deadline = "0";
     std::string timeout = "5s";
     std::string report;
+    std::string plot;
+    std::string plot_board;
+    std::string only_failed;
 };
 
 std::chrono::nanoseconds duration_flag(const std::string& flag, const std::string& text) {
@@ -159,44 +171,54 @@ json::object board_json(const board_entry& e, const alg::board_outcome& o) {
 }
 
 void run_tune(const tune_options& o) {
-    if (o.boards.empty() == (o.sim == 0)) throw CLI::ValidationError("tune", "give exactly one of --boards SPEC and --sim N");
-    if (!o.boards.empty() && o.seed) throw CLI::ValidationError("--seed", "only with --sim");
+    if (!o.only_failed.empty()) {
+        if (o.sim)
+            throw CLI::ValidationError("--only-failed", "re-runs real boards from a saved report and does not combine with "
+                                                        "--sim (simulated boards exist only during their run)");
+        if (!o.boards.empty()) throw CLI::ValidationError("--only-failed", "replaces --boards: give one or the other");
+    } else if (o.boards.empty() == (o.sim == 0)) {
+        throw CLI::ValidationError("tune", "give exactly one of --boards SPEC, --sim N and --only-failed REPORT");
+    }
+    if (!o.sim && o.seed) throw CLI::ValidationError("--seed", "only with --sim");
     if (!(o.amplitude > 0 && o.amplitude <= 1)) throw CLI::ValidationError("--amplitude", "must be in (0, 1]");
     const auto deadline = duration_flag("--deadline", o.deadline);
     const auto timeout = duration_flag("--timeout", o.timeout);
     if (timeout.count() <= 0) throw CLI::ValidationError("--timeout", "must be more than 0");
 
-    // The simulated boards, in-process, on a runtime of their own.
-    std::optional<tw::runtime> sim_rt;
-    std::optional<tw::sim::simulator> sim;
-    std::vector<board_entry> boards;
-    if (o.sim) {
-        tw::sim::config c;
-        c.boards = o.sim;
-        c.channels = o.channels;
-        c.scpi = 0;
-        c.modbus = 0;
-        c.seed = o.seed.value_or(1);
-        c.port = 0;
+    // The boards: --boards, --sim (started in-process), or a report's failures.
+    board_set set;
+    auto& boards = set.boards;
+    if (!o.only_failed.empty()) {
+        tune_report previous;
         try {
-            tw::sim::validate(c);
+            previous = read_tune_report(o.only_failed);
         } catch (const std::invalid_argument& e) {
             throw CLI::ValidationError(e.what());
         }
-        sim_rt.emplace(tw::runtime_options{.threads = 1, .name = "tw-sim"});
-        sim.emplace(c, *sim_rt);
-        for (const auto& w : sim->warnings()) fmt::print(stderr, "{}\n", w);
-        std::size_t i = 0;
-        for (const auto& a : sim->tuber_addresses()) boards.push_back({fmt::format("sim-{}", i++), a});
-    } else {
-        try {
-            boards = parse_board_list(o.boards);
-        } catch (const std::invalid_argument& e) {
-            throw CLI::ValidationError("--boards", e.what());
+        for (const auto& b : previous.boards)
+            if (b.status != "ok") boards.push_back({b.name, b.address});
+        if (boards.empty()) {
+            fmt::print("tune: nothing to re-run: all {} boards of '{}' ended ok\n", previous.boards.size(), o.only_failed);
+            return;
         }
+        if (previous.simulated)
+            throw CLI::ValidationError("--only-failed", "'" + o.only_failed +
+                                                            "' is the report of a tw tune --sim run: its simulated boards "
+                                                            "no longer exist (run tw tune --sim again)");
+    } else {
+        set = board_set::from_flags(o.boards, o.sim, o.seed, o.channels);
     }
-    std::vector<std::string> addresses;
-    for (const auto& b : boards) addresses.push_back(b.address);
+    const auto addresses = set.addresses();
+
+    // The plotted board: the first, or the one --plot-board names (address or name).
+    std::size_t plot_index = 0;
+    if (!o.plot_board.empty()) {
+        plot_index = boards.size();
+        for (std::size_t i = 0; i < boards.size() && plot_index == boards.size(); ++i)
+            if (boards[i].address == o.plot_board || (!boards[i].name.empty() && boards[i].name == o.plot_board)) plot_index = i;
+        if (plot_index == boards.size())
+            throw CLI::ValidationError("--plot-board", "'" + o.plot_board + "' is not the address or name of a board of this run");
+    }
 
     alg::array_options ao;
     ao.board.amplitude = o.amplitude;
@@ -214,6 +236,7 @@ void run_tune(const tune_options& o) {
 
     progress_display display(boards.size());
     std::vector<std::optional<alg::board_outcome>> outcomes(boards.size());
+    alg::sweep_data plot_sweep;
     fan_out_progress last{};
     last.total = boards.size();
     ao.progress = [&](const fan_out_progress& p) {
@@ -222,38 +245,19 @@ void run_tune(const tune_options& o) {
     };
     ao.on_board = [&](std::size_t i, const alg::board_outcome& out) {
         outcomes[i] = out;
-        // The report needs no sweep: keep 256 boards' worth of points out of memory.
-        if (outcomes[i]->result) outcomes[i]->result->sweep = {};
+        // The report needs no sweep: keep 256 boards' worth of points out of
+        // memory, all but the plotted board's.
+        if (outcomes[i]->result) {
+            if (!o.plot.empty() && i == plot_index) plot_sweep = std::move(outcomes[i]->result->sweep);
+            outcomes[i]->result->sweep = {};
+        }
         if (out.status == alg::board_status::failed || out.status == alg::board_status::timeout)
             display.line(fmt::format("tune: board {} ({}) {}: {}", boards[i].address, boards[i].name,
                                      alg::to_string(out.status), out.error));
     };
 
-    bool interrupted = false;
     tw::runtime rt({.threads = 1, .name = "tw-tune"});
-    rt.run([&] {
-        boost::asio::signal_set signals(tw::this_fiber::executor(), SIGINT, SIGTERM);
-        auto work = tw::spawn([&] { return alg::tune_array(addresses, ao); });
-        auto watcher = tw::spawn([&] {
-            try {
-                signals.async_wait(tw::yield);
-                interrupted = true;
-                work.cancel("interrupted");
-            } catch (const std::exception&) {
-            }
-        });
-        try {
-            work.wait();
-        } catch (const std::exception&) {
-        }
-        boost::system::error_code ec;
-        signals.cancel(ec);
-        watcher.cancel("tune finished");
-        try {
-            watcher.wait();
-        } catch (const std::exception&) {
-        }
-    });
+    const bool interrupted = run_interruptible(rt, [&] { alg::tune_array(addresses, ao); });
     display.finish();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -317,7 +321,25 @@ void run_tune(const tune_options& o) {
         if (!f) throw std::runtime_error("cannot write the report to '" + o.report + "'");
     }
 
-    if (sim) sim->stop();
+    if (!o.plot.empty()) {
+        const auto& pb = boards[plot_index];
+        const auto& out = *outcomes[plot_index];
+        const std::string label = pb.name.empty() ? pb.address : pb.address + " (" + pb.name + ")";
+        if (out.result) {
+            plot_marks marks;
+            marks.title = fmt::format("tw tune {}, serial {}: {} resonances, {} channels tuned", label, out.result->serial,
+                                      out.result->resonators_found, out.result->channels_tuned);
+            marks.resonances = out.result->resonances;
+            for (std::size_t c = 0; c < out.result->channels_tuned && c < out.result->channels.size(); ++c)
+                marks.carriers.push_back(out.result->channels[c].frequency);
+            write_text_file(o.plot, sweep_svg(plot_sweep, marks), "plot");
+            fmt::print("plot {}: {}\n", o.plot, label);
+        } else {
+            fmt::print("tune: no plot: board {} did not end ok\n", label);
+        }
+        std::fflush(stdout);
+    }
+
     if (interrupted) throw tw::cancelled_error("tune: interrupted");
     if (ok != boards.size())
         throw std::runtime_error(fmt::format("tune: {} of {} boards did not end ok", boards.size() - ok, boards.size()));
@@ -333,6 +355,9 @@ void add_tune_command(CLI::App& app) {
                        ->option_text("SPEC");
     auto* sim = cmd->add_option("--sim", o->sim, "Start N simulated boards in-process and tune them")->option_text("N");
     boards->excludes(sim);
+    cmd->add_option("--only-failed", o->only_failed,
+                    "Re-run the boards that did not end ok in a saved report (replaces --boards; not with --sim)")
+        ->option_text("REPORT");
     cmd->add_option("--seed", o->seed, "Seed of the simulated boards (--sim; default 1)");
     cmd->add_option("--channels", o->channels, "Channels (and resonators) per simulated board, at most 256")
         ->capture_default_str()
@@ -345,6 +370,11 @@ void add_tune_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "Per request to a board")->capture_default_str();
     cmd->add_option("--report", o->report, "Write a JSON report to FILE")->option_text("FILE");
+    auto* plot = cmd->add_option("--plot", o->plot, "Plot one board's sweep, resonances and tuned carriers to an SVG file")
+                     ->option_text("FILE.svg");
+    cmd->add_option("--plot-board", o->plot_board, "The board to plot: an address or name of the list (default: the first)")
+        ->option_text("ADDR")
+        ->needs(plot);
     cmd->footer("Exit status 1 if any board failed, timed out or was cancelled (Ctrl-C); the report is written anyway.\n");
     cmd->callback([o] { run_tune(*o); });
 }

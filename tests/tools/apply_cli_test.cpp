@@ -1,0 +1,335 @@
+// tw apply, tw tune --plot and tw tune --only-failed end to end, against a
+// simulator served by this test process: a tuning saved by tw tune is
+// restored after the boards were reset; failed, mismatched and skipped boards;
+// malformed reports (usage errors); the plot of a chosen board; re-running
+// only the boards that failed.
+#include <tw/drivers/tuber/board.hpp>
+#include <tw/sim/physics.hpp>
+#include <tw/sim/simulator.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "../sim/sim_test_util.hpp"
+
+namespace json = boost::json;
+
+namespace {
+
+using tw_sim_test::command_result;
+
+// Deadlock guard of every child: `timeout` kills a tw that hangs.
+command_result tw_cli(const std::string& args) {
+    return tw_sim_test::run_command("timeout -k 5 120 " + std::string(TW_BINARY) + " " + args);
+}
+
+std::string temp_path(const std::string& name) {
+    return ::testing::TempDir() + "tw_apply_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+json::object read_report(const std::string& path) { return json::parse(read_file(path)).as_object(); }
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
+    return n;
+}
+
+bool one_error_line(const command_result& r) { return r.output.rfind("tw: ", 0) == 0 && count_of(r.output, "\n") == 1; }
+
+struct channel_state {
+    double frequency = 0, amplitude = 0;
+};
+
+// Three boards of 8 channels; board 2 refuses connections.
+class tools_sim : public ::testing::Test {
+protected:
+    tw_sim_test::sim_runtime rt_;
+    tw::sim::simulator sim_{{.boards = 3, .channels = 8, .scpi = 0, .modbus = 0, .seed = 11,
+                             .faults = {tw::sim::parse_fault("refuse@2")}},
+                            rt_};
+    tw_sim_test::client_runtime clients_;
+
+    std::string address(std::size_t i) const { return sim_.boards()[i].address; }
+
+    // Every channel's frequency and amplitude, read from the board.
+    std::vector<channel_state> read_back(std::size_t i) {
+        return clients_.call([&] {
+            tw::tuber::board b(address(i));
+            std::vector<channel_state> out;
+            for (int ch = 0; ch < b.nchannels(); ++ch) out.push_back({b.get_frequency(ch), b.get_amplitude(ch)});
+            return out;
+        });
+    }
+    void reset(std::size_t i) {
+        clients_.call([&] { tw::tuber::board(address(i)).reset(); });
+    }
+};
+
+class ApplyCli : public tools_sim {};
+class TunePlotCli : public tools_sim {};
+class TuneOnlyFailedCli : public tools_sim {};
+
+}  // namespace
+
+TEST_F(ApplyCli, RestoresASavedTuning) {
+    const auto report = temp_path("tuned.json");
+    auto r = tw_cli("tune --boards " + address(0) + "," + address(1) + " --report " + report);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto j = read_report(report);
+    const auto& boards = j.at("boards").as_array();
+    ASSERT_EQ(boards.size(), 2u);
+
+    for (std::size_t i = 0; i < 2; ++i) {
+        reset(i);
+        for (const auto& c : read_back(i)) ASSERT_EQ(c.amplitude, 0.0);
+    }
+
+    r = tw_cli("apply " + report);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(0) + " ok: 8 channels"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(1) + " ok: 8 channels"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("apply: 2 boards applied, 0 failed, 0 skipped"), std::string::npos) << r.output;
+
+    for (std::size_t i = 0; i < 2; ++i) {
+        const auto& chans = boards[i].at("channels").as_array();
+        const auto now = read_back(i);
+        ASSERT_EQ(now.size(), chans.size());
+        std::size_t lit = 0;
+        for (std::size_t k = 0; k < chans.size(); ++k) {
+            EXPECT_EQ(chans[k].at("channel").to_number<int>(), static_cast<int>(k));
+            EXPECT_DOUBLE_EQ(now[k].frequency, chans[k].at("frequency").to_number<double>()) << "board " << i << " ch " << k;
+            EXPECT_DOUBLE_EQ(now[k].amplitude, chans[k].at("amplitude").to_number<double>()) << "board " << i << " ch " << k;
+            lit += now[k].amplitude > 0;
+        }
+        EXPECT_EQ(lit, 8u);  // every channel had a resonator to tune to
+    }
+    std::remove(report.c_str());
+}
+
+TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
+    for (std::size_t i = 0; i < 2; ++i) reset(i);
+    json::array chans;
+    for (int k = 0; k < 3; ++k)
+        chans.push_back(json::object{{"channel", k}, {"frequency", 4.5e6 + 1000.0 * k}, {"amplitude", 0.25}});
+    json::array boards;
+    boards.push_back(json::object{{"address", address(0)}, {"name", "good"}, {"serial", sim_.boards()[0].serial},
+                                  {"status", "ok"}, {"channels", chans}});
+    boards.push_back(json::object{{"address", address(1)}, {"name", "swapped"}, {"serial", "NOT-THIS-BOARD"},
+                                  {"status", "ok"}, {"channels", chans}});
+    boards.push_back(json::object{{"address", address(2)}, {"name", "down"}, {"serial", ""}, {"status", "ok"},
+                                  {"channels", chans}});
+    boards.push_back(json::object{{"address", address(1)}, {"name", "failed-before"}, {"serial", ""},
+                                  {"status", "failed"}, {"channels", json::array{}}});
+    const auto report = temp_path("mixed.json");
+    write_file(report, json::serialize(json::object{{"schema", 1}, {"seed", nullptr}, {"boards", boards}}));
+
+    auto r = tw_cli("apply --timeout 2s " + report);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(0) + " (good) ok: 3 channels"), std::string::npos) << r.output;
+    EXPECT_TRUE(std::regex_search(r.output, std::regex("apply: " + address(1) + R"( \(swapped\) failed: serial \S+ is not the report's NOT-THIS-BOARD)")))
+        << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(2) + " (down) failed: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(1) + " (failed-before) skipped: status failed in the report"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("apply: 1 boards applied, 2 failed, 1 skipped"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("tw: apply: 2 of 3 boards failed"), std::string::npos) << r.output;
+
+    auto now = read_back(0);
+    for (int k = 0; k < 3; ++k) {
+        EXPECT_DOUBLE_EQ(now[k].frequency, 4.5e6 + 1000.0 * k);
+        EXPECT_DOUBLE_EQ(now[k].amplitude, 0.25);
+    }
+    EXPECT_EQ(now[3].amplitude, 0.0);  // not in the report: untouched
+    for (const auto& c : read_back(1)) EXPECT_EQ(c.amplitude, 0.0);  // the serial check wrote nothing
+
+    // The dry run contacts no board: the refusing one is listed like the others.
+    r = tw_cli("apply --dry-run " + report);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(2) + " (down) would set 3 channels"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("apply: dry run: 3 boards would be applied, 1 skipped"), std::string::npos) << r.output;
+
+    // --ignore-serial applies to the swapped board too.
+    r = tw_cli("apply --ignore-serial --timeout 2s " + report);
+    EXPECT_EQ(r.status, 1) << r.output;  // the refusing board still fails
+    EXPECT_NE(r.output.find("apply: " + address(1) + " (swapped) ok: 3 channels"), std::string::npos) << r.output;
+    EXPECT_DOUBLE_EQ(read_back(1)[2].frequency, 4.502e6);
+    std::remove(report.c_str());
+}
+
+TEST_F(ApplyCli, ABoardRejectingAChannelFailsNamingIt) {
+    const auto report = temp_path("badchannel.json");
+    json::array chans{json::object{{"channel", 0}, {"frequency", 4.6e6}, {"amplitude", 0.5}},
+                      json::object{{"channel", 99}, {"frequency", 4.6e6}, {"amplitude", 0.5}}};
+    write_file(report, json::serialize(json::object{
+                           {"schema", 1},
+                           {"boards", json::array{json::object{
+                                          {"address", address(0)}, {"name", ""}, {"status", "ok"}, {"channels", chans}}}}}));
+    auto r = tw_cli("apply " + report);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("apply: " + address(0) + " failed: channel 99: set_frequency: "), std::string::npos) << r.output;
+    std::remove(report.c_str());
+}
+
+TEST(ApplyCliReports, MalformedReportsAreUsageErrors) {
+    const auto path = temp_path("malformed.json");
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"{not json", "not JSON"},
+        {"[1, 2]", "not a JSON object"},
+        {R"({"boards": []})", "no \"schema\""},
+        {R"({"schema": 2, "boards": []})", "schema 2 is not supported"},
+        {R"({"schema": "1", "boards": []})", "\"schema\" is not an integer"},
+        {R"({"schema": 1})", "\"boards\" is missing"},
+        {R"({"schema": 1, "boards": [{"name": "a", "status": "ok"}]})", "boards[0].address is missing"},
+        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "status": "ok"}]})", "boards[0].name is missing"},
+        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "name": "", "status": "ok", "channels": [{"channel": 0, "frequency": "fast", "amplitude": 0.5}]}]})",
+         "boards[0].channels[0].frequency is not a number"},
+        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "name": "", "status": "ok", "channels": [{"channel": 0, "frequency": 4e6, "amplitude": 2}]}]})",
+         "boards[0].channels[0].amplitude is not in [0, 1]"},
+        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "name": "", "status": "ok", "channels": [{"channel": 1.5, "frequency": 4e6, "amplitude": 0}]}]})",
+         "boards[0].channels[0].channel is not a channel number"},
+    };
+    for (const auto& [text, message] : cases) {
+        write_file(path, text);
+        auto r = tw_cli("apply " + path);
+        EXPECT_EQ(r.status, 2) << text << "\n" << r.output;
+        EXPECT_TRUE(one_error_line(r)) << r.output;
+        EXPECT_NE(r.output.find(message), std::string::npos) << text << "\n" << r.output;
+    }
+    std::remove(path.c_str());
+    auto r = tw_cli("apply " + path);  // gone now
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("cannot read the report"), std::string::npos) << r.output;
+    r = tw_cli("apply");
+    EXPECT_EQ(r.status, 2) << r.output;
+    r = tw_cli("apply " + path + " --timeout soon");
+    EXPECT_EQ(r.status, 2) << r.output;
+}
+
+TEST_F(TunePlotCli, PlotsTheChosenBoardWithResonancesAndCarriers) {
+    const auto svg = temp_path("tune.svg");
+    auto r = tw_cli("tune --sim 2 --channels 8 --seed 4 --plot " + svg + " --plot-board sim-1");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("plot " + svg + ": "), std::string::npos) << r.output;
+    auto x = tw_sim_test::run_command(
+        "timeout -k 5 60 /usr/bin/python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' " + svg);
+    EXPECT_EQ(x.status, 0) << x.output;
+    const auto text = read_file(svg);
+    EXPECT_NE(text.find("(sim-1)"), std::string::npos);
+    EXPECT_EQ(count_of(text, "class=\"resonance\""), 8u);
+    EXPECT_EQ(count_of(text, "class=\"carrier\""), 8u);
+
+    // The markers are the plotted board's: board 1 of seed 4.
+    const auto truth = tw::sim::make_resonators(4, 1, 8, 4.0e6, 6.0e6);
+    const std::regex marker(R"(<title>(resonance|carrier) ([0-9.]+) MHz)");
+    std::size_t checked = 0;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), marker); it != std::sregex_iterator(); ++it) {
+        const double f = std::stod((*it)[2].str()) * 1e6;
+        double nearest = 1e12;
+        for (const auto& t : truth) nearest = std::min(nearest, std::abs(f - t.f));
+        EXPECT_LT(nearest, 500.0) << (*it)[0].str();
+        ++checked;
+    }
+    EXPECT_EQ(checked, 16u);
+    std::remove(svg.c_str());
+}
+
+TEST_F(TunePlotCli, FirstBoardByDefaultAndBoardsOutsideTheListRefused) {
+    const auto svg = temp_path("default.svg");
+    auto r = tw_cli("tune --boards " + address(0) + "," + address(1) + " --plot " + svg);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("plot " + svg + ": " + address(0) + "\n"), std::string::npos) << r.output;
+    EXPECT_NE(read_file(svg).find(sim_.boards()[0].serial), std::string::npos);
+    std::remove(svg.c_str());
+
+    r = tw_cli("tune --boards " + address(0) + " --plot " + svg + " --plot-board " + address(1));
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_TRUE(one_error_line(r)) << r.output;
+    EXPECT_NE(r.output.find("is not the address or name of a board of this run"), std::string::npos) << r.output;
+    r = tw_cli("tune --boards " + address(0) + " --plot-board " + address(0));  // needs --plot
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_FALSE(std::ifstream(svg).good());
+
+    // A plotted board that failed has no sweep: no plot, said on stdout.
+    r = tw_cli("tune --boards " + address(2) + "," + address(0) + " --timeout 2s --plot " + svg);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_NE(r.output.find("tune: no plot: board " + address(2) + " did not end ok"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::ifstream(svg).good());
+}
+
+TEST_F(TuneOnlyFailedCli, RerunsOnlyTheFailedBoardsWithTheirNames) {
+    const auto list = temp_path("boards.txt");
+    const auto first = temp_path("first.json"), second = temp_path("second.json");
+    write_file(list, "good0 " + address(0) + "\ndown " + address(2) + "\ngood1 " + address(1) + "\n");
+    auto r = tw_cli("tune --boards " + list + " --timeout 2s --report " + first);
+    ASSERT_EQ(r.status, 1) << r.output;
+    const auto j1 = read_report(first);
+    ASSERT_EQ(j1.at("boards").as_array().size(), 3u);
+    EXPECT_EQ(j1.at("boards").as_array()[1].at("status").as_string(), "failed");
+
+    r = tw_cli("tune --only-failed " + first + " --timeout 2s --report " + second);
+    EXPECT_EQ(r.status, 1) << r.output;  // the board still refuses
+    EXPECT_NE(r.output.find("tune: 1 board,"), std::string::npos) << r.output;
+    const auto j2 = read_report(second);
+    const auto& boards = j2.at("boards").as_array();
+    ASSERT_EQ(boards.size(), 1u);
+    EXPECT_EQ(boards[0].at("address").as_string(), address(2));
+    EXPECT_EQ(boards[0].at("name").as_string(), "down");
+    EXPECT_EQ(boards[0].at("status").as_string(), "failed");
+    EXPECT_NE(std::string(j2.at("command").as_string().c_str()).find("--only-failed"), std::string::npos);
+    for (const auto& p : {list, first, second}) std::remove(p.c_str());
+}
+
+TEST_F(TuneOnlyFailedCli, NothingToRerunWhenAllBoardsEndedOk) {
+    const auto report = temp_path("allok.json"), again = temp_path("again.json");
+    auto r = tw_cli("tune --boards " + address(0) + " --report " + report);
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = tw_cli("tune --only-failed " + report + " --report " + again);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("tune: nothing to re-run: all 1 boards of '" + report + "' ended ok"), std::string::npos)
+        << r.output;
+    EXPECT_FALSE(std::ifstream(again).good());
+    std::remove(report.c_str());
+}
+
+TEST(TuneOnlyFailedCliUsage, UsageErrorsExitTwo) {
+    const auto report = temp_path("usage.json");
+    // A --sim run's report (seed set) with a failed board: its ports are gone.
+    write_file(report, R"({"schema": 1, "seed": 1, "boards": [{"address": "127.0.0.1:1", "name": "sim-0", "status": "failed"}]})");
+    struct usage_case {
+        std::string args, message;
+    };
+    for (const auto& c : std::vector<usage_case>{
+             {"tune --only-failed " + report + " --sim 2", "does not combine with --sim"},
+             {"tune --only-failed " + report + " --boards 127.0.0.1:1", "replaces --boards"},
+             {"tune --only-failed " + report, "is the report of a tw tune --sim run"},
+             {"tune --only-failed " + report + ".missing", "cannot read the report"},
+             {"tune --only-failed " + report + " --seed 3", "only with --sim"},
+         }) {
+        auto r = tw_cli(c.args);
+        EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+        EXPECT_TRUE(one_error_line(r)) << c.args << "\n" << r.output;
+        EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    }
+    write_file(report, R"({"schema": 1, "seed": null, "boards": "none"})");
+    auto r = tw_cli("tune --only-failed " + report);
+    EXPECT_EQ(r.status, 2) << r.output;
+    std::remove(report.c_str());
+}

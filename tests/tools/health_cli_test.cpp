@@ -1,0 +1,94 @@
+// tw health end to end: simulated boards all ok (table and exit 0), an
+// unreachable and a faulty board (exit 1, their rows say why), the JSON
+// report with temperature limits, and a run interrupted by SIGINT (the table
+// is still printed, unfinished boards cancelled).
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <string>
+
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+namespace json = boost::json;
+
+namespace {
+
+struct command_result {
+    int status = -1;
+    std::string output;
+};
+
+// Runs `command` through the shell; stdout (and stderr, if merged) captured.
+command_result shell(const std::string& command) {
+    command_result r;
+    FILE* p = ::popen(command.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    std::size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+    const int st = ::pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return r;
+}
+
+command_result run(const std::string& args) { return shell(std::string(TW_BINARY) + " " + args + " 2>&1"); }
+command_result run_stdout(const std::string& args) { return shell(std::string(TW_BINARY) + " " + args + " 2>/dev/null"); }
+
+bool contains(const std::string& text, const std::string& pattern) { return std::regex_search(text, std::regex(pattern)); }
+
+}  // namespace
+
+TEST(HealthCli, SimulatedBoardsAreAllOk) {
+    auto r = run("health --sim 3");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(ADDRESS\s+NAME\s+STATUS\s+SERIAL\s+FIRMWARE\s+TEMP_C\s+LATENCY_MS\s+ERROR)")) << r.output;
+    for (int i = 0; i < 3; ++i)
+        EXPECT_TRUE(contains(r.output, "127\\.0\\.0\\.1:\\d+\\s+sim-" + std::to_string(i) + R"(\s+ok\s+\S+\s+twsim-1\.0\s+-?\d+\.\d\s+\d+\.\d\d)"))
+            << r.output;
+    EXPECT_TRUE(contains(r.output, R"(health: 3 boards: 3 ok \()")) << r.output;
+}
+
+TEST(HealthCli, UnreachableAndFaultyBoardsExitOneWithTheirRows) {
+    auto r = run("health --sim 4 --fault refuse@1 --fault garbage@2 --timeout 2s");
+    ASSERT_EQ(r.status, 1) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(sim-0\s+ok\s)")) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(sim-1\s+unreachable\s+-\s+-\s+-\s+-\s+.*cannot connect)")) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(sim-2\s+failed\s)")) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(sim-3\s+ok\s)")) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(health: 4 boards: 2 ok, 1 unreachable, 1 failed)")) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(tw: health: 2 of 4 boards not ok)")) << r.output;
+}
+
+TEST(HealthCli, JsonReportFlagsWarmBoards) {
+    auto r = run_stdout("health --sim 2 --json --max-temp -50");
+    ASSERT_EQ(r.status, 1) << r.output;
+    auto j = json::parse(r.output).as_object();
+    EXPECT_EQ(j.at("schema").as_int64(), 1);
+    EXPECT_EQ(j.at("tool").as_string(), "tw " TW_VERSION_TEXT);
+    const auto& boards = j.at("boards").as_array();
+    ASSERT_EQ(boards.size(), 2u);
+    for (const auto& b : boards) {
+        EXPECT_EQ(b.at("status").as_string(), "warm");
+        EXPECT_TRUE(b.at("reachable").as_bool());
+        EXPECT_GT(b.at("temperature_c").to_number<double>(), -50.0);
+        EXPECT_GT(b.at("latency_ms").to_number<double>(), 0.0);
+        EXPECT_NE(std::string(b.at("error").as_string().c_str()).find("above the limit"), std::string::npos);
+        EXPECT_FALSE(b.at("serial").as_string().empty());
+    }
+    EXPECT_EQ(j.at("summary").at("warm").to_number<int>(), 2);
+    EXPECT_EQ(j.at("summary").at("ok").to_number<int>(), 0);
+    EXPECT_FALSE(j.at("summary").at("interrupted").as_bool());
+}
+
+TEST(HealthCli, InterruptedRunStillPrintsTheTable) {
+    // Stalled boards and a 1 h timeout: only the SIGINT after 1.5 s ends it.
+    auto r = shell("timeout --preserve-status -s INT 1.5 " + std::string(TW_BINARY) +
+                   " health --sim 2 --fault stall --timeout 1h 2>&1");
+    ASSERT_EQ(r.status, 1) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(sim-0\s+cancelled\s)")) << r.output;
+    EXPECT_TRUE(contains(r.output, R"(health: 2 boards: 0 ok, 2 cancelled)")) << r.output;
+    EXPECT_TRUE(contains(r.output, "tw: health: interrupted")) << r.output;
+}

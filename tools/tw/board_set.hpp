@@ -1,0 +1,92 @@
+#pragma once
+// The boards a command talks to, from its flags: `--boards SPEC` (a list or
+// file, board_list.hpp) or `--sim N` (N simulated boards started in-process
+// on a runtime of their own, named sim-0, sim-1, ...). Commands that work on
+// boards (run, shell, ...) share this so that --sim means the same everywhere.
+//
+// Errors: CLI::ValidationError (exit 2) for bad or conflicting flags.
+//
+// Example:
+//   auto set = tw::cli::board_set::from_flags(o.boards, o.sim, o.seed, o.channels);
+//   for (auto& b : set.boards) fmt::print("{} {}\n", b.name, b.address);
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <tw/runtime.hpp>
+#include <tw/sim/simulator.hpp>
+
+#include "board_list.hpp"
+
+namespace tw::cli {
+
+class board_set {
+public:
+    std::vector<board_entry> boards;
+
+    // Exactly one of spec and sim (or neither, if `optional`). `faults`: the
+    // simulator's fault specs (tw sim --fault; only with --sim).
+    static board_set from_flags(const std::string& spec, std::size_t sim, std::optional<std::uint64_t> seed,
+                                std::size_t channels, bool optional = false, const std::vector<std::string>& faults = {}) {
+        board_set s;
+        if (spec.empty() == (sim == 0) && !(optional && spec.empty()))
+            throw CLI::ValidationError("--boards", "give exactly one of --boards SPEC and --sim N");
+        if (seed && !sim) throw CLI::ValidationError("--seed", "only with --sim");
+        if (!faults.empty() && !sim) throw CLI::ValidationError("--fault", "only with --sim");
+        if (spec.empty() && !sim) return s;
+        if (sim) {
+            tw::sim::config c;
+            c.boards = sim;
+            c.channels = channels;
+            c.scpi = 0;
+            c.modbus = 0;
+            c.seed = seed.value_or(1);
+            c.port = 0;
+            try {
+                for (const auto& f : faults) c.faults.push_back(tw::sim::parse_fault(f));
+                tw::sim::validate(c);
+            } catch (const std::invalid_argument& e) {
+                throw CLI::ValidationError("--sim", e.what());
+            }
+            s.runtime_ = std::make_unique<tw::runtime>(tw::runtime_options{.threads = 1, .name = "tw-sim"});
+            s.sim_ = std::make_unique<tw::sim::simulator>(c, *s.runtime_);
+            for (const auto& w : s.sim_->warnings()) fmt::print(stderr, "{}\n", w);
+            std::size_t i = 0;
+            for (const auto& a : s.sim_->tuber_addresses()) s.boards.push_back({fmt::format("sim-{}", i++), a});
+        } else {
+            try {
+                s.boards = parse_board_list(spec);
+            } catch (const std::invalid_argument& e) {
+                throw CLI::ValidationError("--boards", e.what());
+            }
+        }
+        return s;
+    }
+
+    std::vector<std::string> addresses() const {
+        std::vector<std::string> out;
+        for (const auto& b : boards) out.push_back(b.address);
+        return out;
+    }
+    bool simulated() const noexcept { return sim_ != nullptr; }
+    tw::sim::simulator* simulator() noexcept { return sim_.get(); }
+
+    board_set() = default;
+    board_set(board_set&&) = default;
+    board_set& operator=(board_set&&) = default;
+    ~board_set() {
+        if (sim_) sim_->stop();
+    }
+
+private:
+    std::unique_ptr<tw::runtime> runtime_;        // declared before sim_: destroyed after it
+    std::unique_ptr<tw::sim::simulator> sim_;
+};
+
+}  // namespace tw::cli

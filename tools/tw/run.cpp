@@ -1,0 +1,171 @@
+// tw run: run any registered algorithm by name — a built-in one or a user's
+// own from a plugin library — on boards.
+//
+//   tw run --list [--plugin LIB]...
+//   tw run NAME [ARG | NAME=VALUE]... (--boards SPEC | --sim N) [--plugin LIB]... [--json]
+//
+// An each_board algorithm runs once per board (at most --concurrency at a
+// time; a failing board never stops the others); one line per board: its
+// address, ok or failed, and the result as JSON (or the error). Exit 1 if any
+// board failed; 2 for an unknown algorithm or bad arguments (the algorithm's
+// usage is printed to stderr). Ctrl-C cancels the run.
+
+#include "board_set.hpp"
+#include "commands.hpp"
+#include "interrupt.hpp"
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/core.h>
+
+#include <tw/algorithms/registry.hpp>
+#include <tw/duration.hpp>
+#include <tw/errors.hpp>
+
+#include "verb_util.hpp"
+
+namespace tw::cli {
+
+namespace {
+
+namespace alg = tw::algorithms;
+namespace json = boost::json;
+
+struct run_options {
+    std::string name;
+    std::vector<std::string> args;
+    std::string boards;
+    std::size_t sim = 0;
+    std::optional<std::uint64_t> seed;
+    std::size_t channels = 64;
+    std::vector<std::string> plugins;
+    std::size_t concurrency = 64;
+    std::string timeout = "5s";
+    bool list = false;
+    bool json = false;
+};
+
+json::value args_json(const alg::arguments& args) {
+    json::object o;
+    for (const auto& [name, v] : args.values())
+        std::visit(
+            [&, &name = name](const auto& x) {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, tw::clock::duration>)
+                    o[name] = tw::format_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(x));
+                else
+                    o[name] = x;
+            },
+            v);
+    return o;
+}
+
+void run_run(const run_options& o) {
+    auto& registry = alg::registry::global();
+    for (const auto& p : o.plugins) try {
+            alg::load_plugin(p, registry);
+        } catch (const tw::usage_error& e) {
+            throw CLI::ValidationError("--plugin", e.what());
+        }
+
+    if (o.list) {
+        for (const auto* a : registry.list()) fmt::print("{}\n", alg::registry::usage(*a));
+        return;
+    }
+    if (o.name.empty()) throw CLI::ValidationError("NAME", "which algorithm? (tw run --list shows them)");
+
+    const alg::algorithm* a = nullptr;
+    alg::arguments args;
+    try {
+        a = &registry.get(o.name);
+        args = alg::registry::parse(*a, o.args);
+    } catch (const tw::usage_error& e) {
+        if (a) fmt::print(stderr, "{}", alg::registry::usage(*a));
+        throw CLI::ValidationError(e.what());
+    }
+
+    auto set = board_set::from_flags(o.boards, o.sim, o.seed, o.channels, a->runs_on == alg::target::no_boards);
+    alg::run_context ctx;
+    ctx.boards = set.addresses();
+    ctx.concurrency = o.concurrency;
+    ctx.tuber.timeout = timeout_option(o.timeout);
+    ctx.print = [](const std::string& line) {
+        fmt::print("{}\n", line);
+        std::fflush(stdout);
+    };
+
+    std::vector<alg::run_outcome> outcomes;
+    tw::runtime rt({.threads = 1, .name = "tw-run"});
+    const bool interrupted = run_interruptible(rt, [&] { outcomes = alg::registry::run(*a, ctx, args); });
+    if (interrupted) throw tw::cancelled_error(fmt::format("run {}: interrupted", a->name));
+
+    std::size_t failed = 0;
+    for (const auto& out : outcomes) failed += !out.ok;
+    if (o.json) {
+        json::array results;
+        for (const auto& out : outcomes) {
+            json::object r{{"address", out.address}, {"ok", out.ok}};
+            if (out.ok)
+                r["result"] = out.result;
+            else
+                r["error"] = out.error;
+            results.push_back(std::move(r));
+        }
+        fmt::print("{}\n", json::serialize(json::object{
+                               {"algorithm", a->name}, {"arguments", args_json(args)}, {"results", std::move(results)}}));
+    } else {
+        // The board's name (from --sim or a board file) helps more than its port.
+        auto label = [&](const std::string& address) {
+            for (const auto& b : set.boards)
+                if (b.address == address && !b.name.empty()) return fmt::format("{} ({})", address, b.name);
+            return address;
+        };
+        for (const auto& out : outcomes) {
+            const auto who = out.address.empty() ? a->name : label(out.address);
+            if (out.ok)
+                fmt::print("{}  ok  {}\n", who, json::serialize(out.result));
+            else
+                fmt::print("{}  failed  {}\n", who, out.error);
+        }
+    }
+    std::fflush(stdout);
+    if (failed)
+        throw std::runtime_error(outcomes.size() == 1 ? fmt::format("{} failed", a->name)
+                                                      : fmt::format("{}: {} of {} failed", a->name, failed, outcomes.size()));
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+    auto o = std::make_shared<run_options>();
+    auto* cmd = app.add_subcommand("run", "Run a registered algorithm (built in or from a --plugin) by name");
+    cmd->add_option("NAME", o->name, "Algorithm (tw run --list shows them)");
+    cmd->add_option("ARGS", o->args, "Its arguments: VALUE in parameter order, or NAME=VALUE");
+    cmd->add_flag("--list", o->list, "List the algorithms with their parameters");
+    auto* boards = cmd->add_option("--boards", o->boards,
+                                   "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file")
+                       ->option_text("SPEC");
+    auto* sim = cmd->add_option("--sim", o->sim, "Start N simulated boards in-process and run on them")->option_text("N");
+    boards->excludes(sim);
+    cmd->add_option("--seed", o->seed, "Seed of the simulated boards (--sim; default 1)");
+    cmd->add_option("--channels", o->channels, "Channels per simulated board, at most 256")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    cmd->add_option("--plugin", o->plugins, "Load algorithms from a plugin library (repeatable)")
+        ->option_text("LIB")
+        ->allow_extra_args(false);  // one LIB per --plugin: the words after it are NAME and ARGS
+    cmd->add_option("--concurrency", o->concurrency, "Boards at once (0: all)")->capture_default_str();
+    cmd->add_option("--timeout", o->timeout, "Per request to a board")->capture_default_str();
+    cmd->add_flag("--json", o->json, "Print one JSON document: {algorithm, arguments, results: [{address, ok, result|error}]}");
+    cmd->footer("Exit status 1 if the algorithm failed on any board, 2 for an unknown algorithm or bad arguments.\n");
+    cmd->callback([o] { run_run(*o); });
+}
+
+}  // namespace tw::cli

@@ -1,0 +1,716 @@
+// tw shell's commands: see shell_session.hpp.
+#include "shell_session.hpp"
+
+#include "verb_util.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <system_error>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/core.h>
+
+#include <tw/algorithms/registry.hpp>
+#include <tw/algorithms/tuning.hpp>
+#include <tw/deadline.hpp>
+#include <tw/errors.hpp>
+#include <tw/run.hpp>
+
+namespace tw::cli {
+
+namespace {
+
+namespace alg = tw::algorithms;
+namespace json = boost::json;
+
+using namespace std::chrono_literals;
+
+// A mistake in a command's arguments: printed with the command's usage.
+class bad_arguments : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+// How long tab completion may wait for a board's `resolve` metadata: the
+// user is waiting at the prompt, and an unreachable board must not freeze it.
+constexpr auto k_completion_deadline = 2s;
+
+// Sweep limits: at least two points make a sweep; a million is already far
+// beyond any resonator spacing (PROTOCOLS.md: 2 MHz band).
+constexpr std::size_t k_max_sweep_points = 1'000'000;
+constexpr double k_default_sweep_amplitude = 0.5;
+
+double parse_double(const std::string& text, const char* what) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v))
+        throw bad_arguments(fmt::format("{} must be a number, got '{}'", what, text));
+    return v;
+}
+
+std::size_t parse_count(const std::string& text, const char* what) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 18)
+        throw bad_arguments(fmt::format("{} must be a whole number, got '{}'", what, text));
+    return static_cast<std::size_t>(std::stoull(text));
+}
+
+void drain(int fd) {
+    char buf[64];
+    while (::read(fd, buf, sizeof buf) > 0) {
+    }
+}
+
+void print_line(const std::string& text) {
+    fmt::print("{}\n", text);
+    std::fflush(stdout);
+}
+
+// ---- tables of JSON results (health, run) ------------------------------------
+
+std::string cell_text(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::string: return std::string(v.get_string());
+        case json::kind::null: return "-";
+        case json::kind::bool_: return v.get_bool() ? "yes" : "no";
+        case json::kind::double_: return fmt::format("{:.6g}", v.get_double());
+        default: return json::serialize(v);
+    }
+}
+
+// Rows of objects -> an aligned table; the columns are the keys in order of
+// first appearance, so rows with different keys still line up.
+void print_table(const std::vector<json::object>& rows) {
+    std::vector<std::string> columns;
+    for (const auto& r : rows)
+        for (const auto& kv : r)
+            if (std::find(columns.begin(), columns.end(), kv.key()) == columns.end()) columns.emplace_back(kv.key());
+    std::vector<std::size_t> width(columns.size());
+    std::vector<std::vector<std::string>> cells;
+    for (std::size_t c = 0; c < columns.size(); ++c) width[c] = columns[c].size();
+    for (const auto& r : rows) {
+        auto& line = cells.emplace_back();
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+            const auto* v = r.if_contains(columns[c]);
+            line.push_back(v ? cell_text(*v) : "");
+            width[c] = std::max(width[c], line.back().size());
+        }
+    }
+    auto print_row = [&](const std::vector<std::string>& row) {
+        std::string out;
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            if (c) out += "  ";
+            out += c + 1 == row.size() ? row[c] : fmt::format("{:<{}}", row[c], width[c]);
+        }
+        fmt::print("{}\n", out);
+    };
+    print_row(columns);
+    for (const auto& row : cells) print_row(row);
+}
+
+bool all_objects(const json::array& a) {
+    return !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& v) { return v.is_object(); });
+}
+
+// A registry result as a table where it has the shape of one: an array of
+// objects, or an object holding one (plus scalar members, printed as
+// "name: value" lines). Anything else is printed as JSON.
+void print_result_table(const json::value& result) {
+    if (result.is_array() && all_objects(result.get_array())) {
+        std::vector<json::object> rows;
+        for (const auto& v : result.get_array()) rows.push_back(v.get_object());
+        print_table(rows);
+        return;
+    }
+    if (result.is_object()) {
+        const json::array* table = nullptr;
+        for (const auto& kv : result.get_object())
+            if (kv.value().is_array() && all_objects(kv.value().get_array())) {
+                table = &kv.value().get_array();
+                break;
+            }
+        if (table) {
+            std::vector<json::object> rows;
+            for (const auto& v : *table) rows.push_back(v.get_object());
+            print_table(rows);
+            for (const auto& kv : result.get_object())
+                if (!(kv.value().is_array() && &kv.value().get_array() == table))
+                    fmt::print("{}: {}\n", std::string(kv.key()), cell_text(kv.value()));
+            return;
+        }
+    }
+    fmt::print("{}\n", json::serialize(result));
+}
+
+// Outcomes of registry::run: one per board (each_board) as a table with the
+// board's result members as columns, or the single result.
+bool print_outcomes(const std::vector<alg::run_outcome>& outcomes, bool as_table) {
+    bool ok = true;
+    for (const auto& o : outcomes) ok = ok && o.ok;
+    if (outcomes.size() == 1 && outcomes[0].address.empty()) {
+        if (!outcomes[0].ok) throw tw::error(outcomes[0].error);
+        if (as_table)
+            print_result_table(outcomes[0].result);
+        else
+            fmt::print("{}\n", json::serialize(outcomes[0].result));
+        return true;
+    }
+    if (!as_table) {
+        if (outcomes.size() == 1 && !outcomes[0].ok) throw tw::error(outcomes[0].error);
+        // One board (the one in use): its result alone; several: one line each.
+        for (const auto& o : outcomes) {
+            const auto text = o.ok ? json::serialize(o.result) : "error: " + o.error;
+            if (outcomes.size() == 1)
+                fmt::print("{}\n", text);
+            else
+                fmt::print("{} {}\n", o.address, text);
+        }
+        return ok;
+    }
+    std::vector<json::object> rows;
+    for (const auto& o : outcomes) {
+        json::object row{{"board", o.address}, {"status", o.ok ? "ok" : "failed"}};
+        if (o.ok && o.result.is_object())
+            for (const auto& kv : o.result.get_object()) row[kv.key()] = kv.value();
+        else if (o.ok)
+            row["result"] = o.result;
+        else
+            row["error"] = o.error;
+        rows.push_back(std::move(row));
+    }
+    print_table(rows);
+    return ok;
+}
+
+// Progress of `tune all` on a terminal: one redrawn line, cleared when the
+// command ends — also when it unwinds on Ctrl-C, so "cancelled" starts a line.
+class progress_line {
+public:
+    explicit progress_line(std::size_t total) : total_(total), tty_(::isatty(STDOUT_FILENO) == 1) {}
+    progress_line(const progress_line&) = delete;
+    progress_line& operator=(const progress_line&) = delete;
+    ~progress_line() { clear(); }
+
+    void update(std::size_t done, std::size_t failed, std::size_t in_flight, bool force) {
+        if (!tty_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!force && drawn_ && now - last_ < 100ms) return;
+        last_ = now;
+        fmt::print("\r\033[Ktune all: {}/{} done, {} failed, {} in flight", done, total_, failed, in_flight);
+        std::fflush(stdout);
+        drawn_ = true;
+    }
+    void clear() {
+        if (!drawn_) return;
+        fmt::print("\r\033[K");
+        std::fflush(stdout);
+        drawn_ = false;
+    }
+
+private:
+    std::size_t total_;
+    bool tty_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+// ---- line splitting ----------------------------------------------------------
+
+std::vector<std::vector<std::string>> split_commands(std::string_view line) {
+    std::vector<std::vector<std::string>> out(1);
+    std::string word;
+    bool in_word = false;  // a word has begun (even an empty quoted one: '')
+    auto end_word = [&] {
+        if (in_word) out.back().push_back(std::move(word));
+        word.clear();
+        in_word = false;
+    };
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            end_word();
+        } else if (c == ';') {
+            end_word();
+            out.emplace_back();
+        } else if (c == '#' && !in_word) {
+            break;
+        } else if (c == '\\') {
+            if (++i == line.size()) throw std::invalid_argument("a backslash ends the line");
+            word += line[i];
+            in_word = true;
+        } else if (c == '\'') {
+            const auto close = line.find('\'', i + 1);
+            if (close == std::string_view::npos) throw std::invalid_argument("unterminated ' quote");
+            word.append(line.substr(i + 1, close - i - 1));
+            i = close;
+            in_word = true;
+        } else if (c == '"') {
+            in_word = true;
+            for (++i;; ++i) {
+                if (i >= line.size()) throw std::invalid_argument("unterminated \" quote");
+                if (line[i] == '"') break;
+                if (line[i] == '\\' && i + 1 < line.size() && (line[i + 1] == '"' || line[i + 1] == '\\')) ++i;
+                word += line[i];
+            }
+        } else {
+            word += c;
+            in_word = true;
+        }
+    }
+    end_word();
+    std::erase_if(out, [](const auto& words) { return words.empty(); });
+    return out;
+}
+
+// ---- the command table -------------------------------------------------------
+
+struct shell_session::command {
+    std::string_view name;
+    std::string_view usage;
+    std::string_view help;
+    void (shell_session::*run)(const std::vector<std::string>&);
+};
+
+const std::vector<shell_session::command>& shell_session::commands() {
+    static const std::vector<command> table = {
+        {"boards", "boards", "List the boards: index, name, address; * marks the one in use", &shell_session::cmd_boards},
+        {"use", "use N|NAME", "Select the board the next commands talk to, by index or name", &shell_session::cmd_use},
+        {"call", "call [OBJECT.]METHOD [ARG...] [NAME=VALUE...]",
+         "Call a Tuber method of the board in use (object Board unless given); arguments are JSON",
+         &shell_session::cmd_call},
+        {"sweep", "sweep FMIN FMAX POINTS [AMPLITUDE]",
+         "Network analysis of channel 0 of the board in use, then find its resonances", &shell_session::cmd_sweep},
+        {"tune", "tune [all]", "Tune the board in use (all: every board, with progress)", &shell_session::cmd_tune},
+        {"health", "health [ARG...]", "Run the health_check algorithm over all boards and print its table",
+         &shell_session::cmd_health},
+        {"run", "run NAME [ARG...]",
+         "Run a registered algorithm on the board in use (or on all boards if it takes the whole list)",
+         &shell_session::cmd_run},
+        {"algorithms", "algorithms", "List the registered algorithms", &shell_session::cmd_algorithms},
+        {"help", "help [COMMAND|ALGORITHM]", "Describe the commands, one command, or an algorithm",
+         &shell_session::cmd_help},
+        {"dump", "dump", "Show the shell runtime's live fibers (names, what each waits on, for how long)",
+         &shell_session::cmd_dump},
+        {"quit", "quit", "Leave the shell (also: exit, Ctrl-D)", nullptr},
+        {"exit", "exit", "Leave the shell (also: quit, Ctrl-D)", nullptr},
+    };
+    return table;
+}
+
+const shell_session::command* shell_session::find_command(std::string_view name) {
+    for (const auto& c : commands())
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+std::vector<std::string> shell_session::command_names() {
+    std::vector<std::string> out;
+    for (const auto& c : commands()) out.emplace_back(c.name);
+    return out;
+}
+
+// ---- session -----------------------------------------------------------------
+
+shell_session::shell_session(std::vector<board_entry> boards, shell_settings settings, int interrupt_fd)
+    : boards_(std::move(boards)),
+      settings_(std::move(settings)),
+      interrupt_fd_(interrupt_fd),
+      rt_(tw::runtime_options{.threads = 1, .name = "tw-shell"}) {
+    if (::pipe2(done_fds_, O_CLOEXEC | O_NONBLOCK) != 0)
+        throw std::system_error(errno, std::generic_category(), "tw shell: pipe");
+}
+
+shell_session::~shell_session() {
+    // The connections' sockets belong to rt_'s io_context: close them there.
+    try {
+        rt_.run([this] { connections_.clear(); });
+    } catch (const std::exception&) {
+        // The runtime is going away in a moment anyway; its shutdown closes what is left.
+    }
+    ::close(done_fds_[0]);
+    ::close(done_fds_[1]);
+}
+
+std::string shell_session::prompt() const {
+    if (boards_.empty()) return "tw> ";
+    const auto& b = boards_[current_];
+    return fmt::format("tw {}> ", b.name.empty() ? b.address : b.name);
+}
+
+std::size_t shell_session::current() const {
+    if (boards_.empty())
+        throw tw::usage_error("the shell has no boards (start it with --boards SPEC or --sim N)");
+    return current_;
+}
+
+std::string shell_session::board_label(std::size_t i) const {
+    const auto& b = boards_[i];
+    return b.name.empty() ? fmt::format("{} ({})", i, b.address) : fmt::format("{} ({}, {})", i, b.name, b.address);
+}
+
+tuber::board& shell_session::board(std::size_t i) {
+    auto& slot = connections_[i];
+    if (!slot) {
+        auto opts = settings_.tuber;
+        opts.log = verb_log();
+        slot = std::make_unique<tuber::board>(boards_[i].address, std::move(opts));
+    }
+    return *slot;
+}
+
+std::vector<std::string> shell_session::addresses() const {
+    std::vector<std::string> out;
+    for (const auto& b : boards_) out.push_back(b.address);
+    return out;
+}
+
+command_status shell_session::execute(const std::vector<std::string>& words) {
+    if (words.empty()) return command_status::ok;
+    const command* cmd = find_command(words[0]);
+    if (!cmd) {
+        fmt::print(stderr, "tw: unknown command '{}' (try help)\n", words[0]);
+        return command_status::failed;
+    }
+    if (!cmd->run) return command_status::quit;
+
+    // A Ctrl-C that arrived while no command ran (at the prompt, or between
+    // two commands of a line) is not meant for this one.
+    drain(interrupt_fd_);
+    drain(done_fds_[0]);
+    const std::vector<std::string> args(words.begin() + 1, words.end());
+    const int done_fd = done_fds_[1];
+    auto task = rt_.spawn(spawn_options{.name = fmt::format("shell: {}", words[0])}, [this, cmd, &args, done_fd] {
+        // Tells the main thread that the command is over, however it ends.
+        struct notify_done {
+            int fd;
+            ~notify_done() {
+                std::fflush(stdout);
+                const char c = 1;
+                [[maybe_unused]] auto n = ::write(fd, &c, 1);
+            }
+        } notify{done_fd};
+        (this->*(cmd->run))(args);
+    });
+
+    // Wait for the command, cancelling it whenever SIGINT arrives (a second
+    // Ctrl-C cancels again, in case the first hit a cancellation shield).
+    bool interrupted = false;
+    for (;;) {
+        pollfd fds[2] = {{done_fds_[0], POLLIN, 0}, {interrupt_fd_, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;  // the SIGINT itself; its byte is in the pipe
+            throw std::system_error(errno, std::generic_category(), "tw shell: poll");
+        }
+        if (fds[1].revents & POLLIN) {
+            drain(interrupt_fd_);
+            interrupted = true;
+            task.cancel("interrupted (Ctrl-C)");
+        }
+        if (fds[0].revents & POLLIN) break;
+    }
+
+    try {
+        task.get();
+        return command_status::ok;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        // Whatever error the unwinding produced, the user asked for it to stop.
+        if (interrupted || dynamic_cast<const tw::cancelled_error*>(&e)) {
+            fmt::print(stderr, "cancelled\n");
+            return command_status::cancelled;
+        }
+        if (dynamic_cast<const bad_arguments*>(&e))
+            fmt::print(stderr, "tw: {}: {} (usage: {})\n", cmd->name, e.what(), cmd->usage);
+        else
+            fmt::print(stderr, "tw: {}: {}\n", cmd->name, e.what());
+        return command_status::failed;
+    }
+}
+
+// ---- commands ----------------------------------------------------------------
+
+void shell_session::cmd_boards(const std::vector<std::string>& args) {
+    if (!args.empty()) throw bad_arguments("takes no arguments");
+    if (boards_.empty()) {
+        print_line("no boards (start the shell with --boards SPEC or --sim N)");
+        return;
+    }
+    std::size_t name_width = 4;
+    for (const auto& b : boards_) name_width = std::max(name_width, b.name.size());
+    for (std::size_t i = 0; i < boards_.size(); ++i)
+        fmt::print("{} {:>3}  {:<{}}  {}\n", i == current_ ? '*' : ' ', i,
+                   boards_[i].name.empty() ? "-" : boards_[i].name, name_width, boards_[i].address);
+    std::fflush(stdout);
+}
+
+void shell_session::cmd_use(const std::vector<std::string>& args) {
+    if (args.size() != 1) throw bad_arguments("expected one board index or name");
+    current();
+    const auto& want = args[0];
+    std::optional<std::size_t> found;
+    if (!want.empty() && want.find_first_not_of("0123456789") == std::string::npos && want.size() < 10) {
+        const auto i = static_cast<std::size_t>(std::stoul(want));
+        if (i >= boards_.size())
+            throw bad_arguments(fmt::format("no board {} (the boards are 0 to {})", i, boards_.size() - 1));
+        found = i;
+    } else {
+        for (std::size_t i = 0; i < boards_.size() && !found; ++i)
+            if (boards_[i].name == want || boards_[i].address == want) found = i;
+        if (!found) throw bad_arguments(fmt::format("no board named '{}' (see boards)", want));
+    }
+    current_ = *found;
+    print_line("using board " + board_label(current_));
+}
+
+void shell_session::cmd_call(const std::vector<std::string>& args) {
+    if (args.empty()) throw bad_arguments("expected a METHOD");
+    std::string object = "Board", method = args[0];
+    if (const auto dot = method.rfind('.'); dot != std::string::npos) {
+        if (dot == 0 || dot + 1 == method.size()) throw bad_arguments("expected METHOD or OBJECT.METHOD, got '" + method + "'");
+        object = method.substr(0, dot);
+        method = method.substr(dot + 1);
+    }
+    json::array positional;
+    json::object keywords;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        std::string_view name, value;
+        if (is_keyword_argument(args[i], &name, &value))
+            keywords[name] = json_argument(value);
+        else if (!keywords.empty())
+            throw bad_arguments("positional argument '" + args[i] + "' after a NAME=VALUE argument");
+        else
+            positional.push_back(json_argument(args[i]));
+    }
+    auto& client = board(current()).tuber();
+    auto r = client.call_with_warnings(object, method, std::move(positional), std::move(keywords));
+    print_line(json::serialize(r.value));
+}
+
+void shell_session::cmd_sweep(const std::vector<std::string>& args) {
+    if (args.size() < 3 || args.size() > 4) throw bad_arguments("expected FMIN FMAX POINTS [AMPLITUDE]");
+    const double fmin = parse_double(args[0], "FMIN");
+    const double fmax = parse_double(args[1], "FMAX");
+    const std::size_t points = parse_count(args[2], "POINTS");
+    const double amplitude = args.size() == 4 ? parse_double(args[3], "AMPLITUDE") : k_default_sweep_amplitude;
+    if (!(fmin < fmax)) throw bad_arguments("FMIN must be below FMAX");
+    if (points < 2 || points > k_max_sweep_points)
+        throw bad_arguments(fmt::format("POINTS must be 2 to {}", k_max_sweep_points));
+    if (!(amplitude > 0 && amplitude <= 1)) throw bad_arguments("AMPLITUDE must be in (0, 1]");
+
+    const auto i = current();
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto data = alg::network_analysis(board(i), fmin, fmax, points, amplitude);
+    const auto found = alg::find_resonances(data);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("sweep: board {}, {} points from {:.1f} to {:.1f} Hz, amplitude {}, {} samples a point, {:.2f} s\n",
+               board_label(i), data.points.size(), fmin, fmax, amplitude, data.samples, elapsed);
+    fmt::print("resonances: {}\n", found.size());
+    for (const auto& r : found) fmt::print("  {:.1f} Hz  depth {:.3f}\n", r.frequency, r.depth);
+    std::fflush(stdout);
+}
+
+void shell_session::cmd_tune(const std::vector<std::string>& args) {
+    if (args.size() == 1 && args[0] == "all") return tune_all();
+    if (!args.empty()) throw bad_arguments("expected nothing or 'all'");
+    const auto i = current();
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = alg::tune_board(board(i));
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("tune: board {}, serial {}\n", board_label(i), r.serial);
+    fmt::print("{:<20}{:>8}\n", "resonators found", r.resonators_found);
+    fmt::print("{:<20}{:>8}  of {} channels\n", "channels tuned", r.channels_tuned, r.channels.size());
+    fmt::print("{:<20}{:>8}\n", "channels verified", r.channels_verified);
+    fmt::print("{:<20}{:>8.2f}  s\n", "elapsed", elapsed);
+    std::fflush(stdout);
+}
+
+void shell_session::tune_all() {
+    current();
+    const auto addrs = addresses();
+    progress_line progress(addrs.size());
+    std::vector<std::string> problems;
+    alg::array_options ao;
+    ao.concurrency = settings_.concurrency;
+    ao.tuber = settings_.tuber;
+    ao.progress = [&](const fan_out_progress& p) { progress.update(p.done, p.failed, p.in_flight, p.done == p.total); };
+    ao.on_board = [&](std::size_t i, const alg::board_outcome& o) {
+        if (o.status != alg::board_status::ok)
+            problems.push_back(fmt::format("  board {} {}: {}", board_label(i), alg::to_string(o.status), o.error));
+    };
+    // Drawn before the first board is done, so a user (or a test) sees at once
+    // that the command is running and can be interrupted.
+    progress.update(0, 0, std::min(addrs.size(), ao.concurrency ? ao.concurrency : addrs.size()), true);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto outcomes = alg::tune_array(addrs, ao);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress.clear();
+
+    std::size_t ok = 0, found = 0, tuned = 0, verified = 0, channels = 0;
+    for (const auto& o : outcomes) {
+        if (o.status == alg::board_status::ok) ++ok;
+        if (o.result) {
+            found += o.result->resonators_found;
+            tuned += o.result->channels_tuned;
+            verified += o.result->channels_verified;
+            channels += o.result->channels.size();
+        }
+    }
+    fmt::print("{:<20}{:>8}\n", "boards", outcomes.size());
+    fmt::print("{:<20}{:>8}\n", "  ok", ok);
+    fmt::print("{:<20}{:>8}\n", "  not ok", outcomes.size() - ok);
+    fmt::print("{:<20}{:>8}\n", "resonators found", found);
+    fmt::print("{:<20}{:>8}  of {} channels ({} verified)\n", "channels tuned", tuned, channels, verified);
+    fmt::print("{:<20}{:>8.2f}  s\n", "elapsed", elapsed);
+    for (const auto& p : problems) fmt::print("{}\n", p);
+    std::fflush(stdout);
+    if (ok != outcomes.size()) throw tw::error(fmt::format("{} of {} boards did not end ok", outcomes.size() - ok, outcomes.size()));
+}
+
+void shell_session::cmd_health(const std::vector<std::string>& args) {
+    const auto& a = alg::registry::global().get("health_check");
+    const auto parsed = alg::registry::parse(a, args);
+    alg::run_context ctx;
+    if (a.runs_on != alg::target::no_boards) {
+        current();
+        ctx.boards = addresses();
+    }
+    ctx.tuber = settings_.tuber;
+    ctx.concurrency = settings_.concurrency;
+    ctx.print = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    const bool ok = print_outcomes(alg::registry::run(a, ctx, parsed), true);
+    std::fflush(stdout);
+    if (!ok) throw tw::error("some boards failed the health check run (see the table)");
+}
+
+void shell_session::cmd_run(const std::vector<std::string>& args) {
+    if (args.empty()) throw bad_arguments("expected an algorithm NAME (see algorithms)");
+    const auto& a = alg::registry::global().get(args[0]);
+    const auto parsed = alg::registry::parse(a, std::vector<std::string>(args.begin() + 1, args.end()));
+    alg::run_context ctx;
+    if (a.runs_on == alg::target::each_board)
+        ctx.boards = {boards_.at(current()).address};
+    else if (a.runs_on == alg::target::all_boards) {
+        current();  // no boards: say how to get some
+        ctx.boards = addresses();
+    }
+    ctx.tuber = settings_.tuber;
+    ctx.concurrency = settings_.concurrency;
+    ctx.print = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+    const bool ok = print_outcomes(alg::registry::run(a, ctx, parsed), false);
+    std::fflush(stdout);
+    if (!ok) throw tw::error(a.name + " failed");
+}
+
+void shell_session::cmd_algorithms(const std::vector<std::string>& args) {
+    if (!args.empty()) throw bad_arguments("takes no arguments");
+    const auto list = alg::registry::global().list();
+    std::size_t width = 0;
+    for (const auto* a : list) width = std::max(width, a->name.size());
+    for (const auto* a : list) fmt::print("{:<{}}  {}\n", a->name, width, a->help);
+    std::fflush(stdout);
+}
+
+void shell_session::cmd_help(const std::vector<std::string>& args) {
+    if (args.size() > 1 && args[0] == "run") return cmd_help({args[1]});
+    if (args.size() > 1) throw bad_arguments("expected at most one COMMAND or ALGORITHM");
+    if (args.empty()) {
+        std::size_t width = 0;
+        for (const auto& c : commands()) width = std::max(width, c.usage.size());
+        for (const auto& c : commands()) fmt::print("{:<{}}  {}\n", c.usage, width, c.help);
+        fmt::print("\nSeveral commands on a line: separate them with ';'. Ctrl-C cancels the running command.\n");
+        std::fflush(stdout);
+        return;
+    }
+    if (const auto* c = find_command(args[0])) {
+        print_line(fmt::format("{}\n  {}", c->usage, c->help));
+        return;
+    }
+    if (const auto* a = alg::registry::global().find(args[0])) {
+        fmt::print("{}", alg::registry::usage(*a));
+        std::fflush(stdout);
+        return;
+    }
+    throw bad_arguments(fmt::format("'{}' is neither a command nor a registered algorithm", args[0]));
+}
+
+void shell_session::cmd_dump(const std::vector<std::string>& args) {
+    if (!args.empty()) throw bad_arguments("takes no arguments");
+    fmt::print("{}", rt_.dump_text());
+    std::fflush(stdout);
+}
+
+// ---- completion --------------------------------------------------------------
+
+const std::vector<std::string>& shell_session::board_methods() {
+    const auto i = current();
+    if (auto it = methods_.find(i); it != methods_.end()) return it->second;
+    auto names = rt_.run([&] {
+        tw::deadline_scope d(k_completion_deadline);
+        std::vector<std::string> out;
+        for (const auto& [name, info] : board(i).tuber().resolve("Board").methods) out.push_back(name);
+        return out;
+    });
+    return methods_[i] = std::move(names);
+}
+
+std::vector<std::string> shell_session::complete(std::string_view before_cursor, std::string_view word) {
+    // The words of this command (after the last ';') before the one being
+    // completed decide what it can be. Quotes are not interpreted: completion
+    // only offers names, which never need them.
+    auto prior = before_cursor.substr(0, before_cursor.size() - word.size());
+    if (const auto semi = prior.rfind(';'); semi != std::string_view::npos) prior.remove_prefix(semi + 1);
+    std::vector<std::string> context;
+    for (std::size_t p = 0; p < prior.size();) {
+        const auto b = prior.find_first_not_of(" \t", p);
+        if (b == std::string_view::npos) break;
+        const auto e = std::min(prior.find_first_of(" \t", b), prior.size());
+        context.emplace_back(prior.substr(b, e - b));
+        p = e;
+    }
+
+    std::vector<std::string> candidates;
+    if (context.empty()) {
+        candidates = command_names();
+    } else if (context.size() == 1) {
+        const auto& cmd = context[0];
+        if (cmd == "run" || cmd == "help") {
+            for (const auto* a : alg::registry::global().list()) candidates.push_back(a->name);
+            if (cmd == "help")
+                for (auto& n : command_names()) candidates.push_back(std::move(n));
+        } else if (cmd == "call" && !boards_.empty()) {
+            try {
+                candidates = board_methods();
+            } catch (const std::exception&) {
+                return {};  // board unreachable: nothing to offer, the prompt stays usable
+            }
+        } else if (cmd == "use") {
+            for (std::size_t i = 0; i < boards_.size(); ++i) {
+                candidates.push_back(std::to_string(i));
+                if (!boards_[i].name.empty()) candidates.push_back(boards_[i].name);
+            }
+        } else if (cmd == "tune") {
+            candidates = {"all"};
+        }
+    }
+    std::vector<std::string> out;
+    for (auto& c : candidates)
+        if (c.starts_with(word)) out.push_back(std::move(c));
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+}  // namespace tw::cli

@@ -1,0 +1,200 @@
+// tw sweep: one network-analysis sweep of one board, the resonances found in
+// it, and optionally the sweep as CSV and as an SVG plot.
+//
+//   tw sweep --board 10.0.0.7:9000 --csv sweep.csv --plot sweep.svg
+//   tw sweep --board 10.0.0.7:9000 --fmin 4.5e6 --fmax 4.7e6 --points 2001 --amplitude 0.05
+//   tw sweep --sim --plot sweep.svg      (one simulated board, in-process)
+//
+// Defaults as tw tune's board sweep: the board's FMIN..FMAX, one point per
+// 250 Hz, amplitude 0.5, channel 0, samples per point from the amplitude.
+// The channel is left at amplitude 0 afterwards (network_analysis does that).
+//
+// Output (stdout): the board and sweep settings, the point count, then the
+// resonances found, one line each ("  3  4.5123456 MHz  depth 0.812").
+// Exit 1 if the board fails (unreachable, an error reply, a timeout); 2 for a
+// usage error, including a band outside the board's FMIN..FMAX.
+
+#include "commands.hpp"
+#include "sweep_output.hpp"
+#include "verb_util.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include <tw/algorithms/tuning.hpp>
+#include <tw/runtime.hpp>
+#include <tw/sim/simulator.hpp>
+
+namespace tw::cli {
+
+namespace {
+
+namespace alg = tw::algorithms;
+
+struct sweep_options {
+    std::string board;
+    std::size_t sim = 0;
+    std::optional<std::uint64_t> seed;
+    std::size_t channels = 64;
+    double fmin = 0, fmax = 0;
+    std::size_t points = 0;
+    double amplitude = 0.5;
+    int channel = 0;
+    int samples = 0;
+    std::string csv, plot;
+    std::string timeout = "5s";
+};
+
+// Hz per point of the default sweep: tune_board's.
+constexpr double k_default_step_hz = 250;
+
+// find_resonances' running-median baseline must be wide against a dip (a
+// linewidth is up to ~1.2 kHz here): its default of 101 points is 25 kHz at
+// 250 Hz a point. Keep that width in Hz for finer sweeps of narrow bands,
+// within what the median's cost (points × window) allows.
+constexpr double k_baseline_hz = 25e3;
+constexpr std::size_t k_max_baseline_points = 5001;
+
+alg::find_options find_for_step(double step_hz) {
+    alg::find_options f;
+    const double want = std::ceil(k_baseline_hz / step_hz);
+    if (want > static_cast<double>(f.baseline_window))
+        f.baseline_window = std::min(static_cast<std::size_t>(want), k_max_baseline_points) | 1;
+    return f;
+}
+
+struct sweep_run {
+    std::string serial;
+    alg::sweep_data sweep;
+    std::vector<alg::resonance> found;
+};
+
+void run_sweep(const sweep_options& o) {
+    if (o.board.empty() == (o.sim == 0)) throw CLI::ValidationError("sweep", "give exactly one of --board ADDR and --sim");
+    if (o.sim > 1) throw CLI::ValidationError("--sim", "tw sweep sweeps one board: --sim starts one simulated board");
+    if (o.seed && !o.sim) throw CLI::ValidationError("--seed", "only with --sim");
+    if (!(o.amplitude > 0 && o.amplitude <= 1)) throw CLI::ValidationError("--amplitude", "must be in (0, 1]");
+    if (o.fmin < 0 || o.fmax < 0) throw CLI::ValidationError("--fmin/--fmax", "frequencies are positive (Hz)");
+    if (o.fmin > 0 && o.fmax > 0 && !(o.fmin < o.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
+    if (o.points == 1) throw CLI::ValidationError("--points", "a sweep needs at least 2 points");
+    const auto timeout = timeout_option(o.timeout);
+
+    std::optional<tw::runtime> sim_rt;
+    std::optional<tw::sim::simulator> sim;
+    std::string address = o.board;
+    if (o.sim) {
+        tw::sim::config c;
+        c.boards = 1;
+        c.channels = o.channels;
+        c.scpi = 0;
+        c.modbus = 0;
+        c.seed = o.seed.value_or(1);
+        c.port = 0;
+        try {
+            tw::sim::validate(c);
+        } catch (const std::invalid_argument& e) {
+            throw CLI::ValidationError(e.what());
+        }
+        sim_rt.emplace(tw::runtime_options{.threads = 1, .name = "tw-sim"});
+        sim.emplace(c, *sim_rt);
+        address = sim->tuber_addresses().at(0);
+    }
+
+    // The band needs the board's FMIN/FMAX; a band outside them is the
+    // caller's mistake (exit 2), found only once the board has answered.
+    std::optional<std::string> usage_problem;
+    sweep_run result;
+    double fmin = 0, fmax = 0;
+    std::size_t points = 0;
+    tw::runtime rt({.threads = 1, .name = "tw-sweep"});
+    rt.run([&] {
+        tw::tuber::board b(address, {.timeout = timeout, .log = verb_log()});
+        const double bmin = b.fmin(), bmax = b.fmax();
+        fmin = o.fmin > 0 ? o.fmin : bmin;
+        fmax = o.fmax > 0 ? o.fmax : bmax;
+        if (fmin < bmin || fmax > bmax) {
+            usage_problem = fmt::format("the band {}..{} Hz is outside the board's FMIN..FMAX {}..{} Hz", fmin, fmax, bmin, bmax);
+            return;
+        }
+        if (!(fmin < fmax)) {
+            usage_problem = fmt::format("--fmin {} Hz must be below --fmax {} Hz", fmin, fmax);
+            return;
+        }
+        const int nch = b.nchannels();
+        if (o.channel < 0 || o.channel >= nch) {
+            usage_problem = fmt::format("--channel {} is not one of the board's channels 0..{}", o.channel, nch - 1);
+            return;
+        }
+        points = o.points ? o.points : static_cast<std::size_t>(std::ceil((fmax - fmin) / k_default_step_hz)) + 1;
+        result.serial = b.serial();
+        result.sweep = alg::network_analysis(b, fmin, fmax, points, o.amplitude, o.channel,
+                                             {.samples = o.samples});
+        result.found = alg::find_resonances(result.sweep, find_for_step((fmax - fmin) / static_cast<double>(points - 1)));
+    });
+    if (sim) sim->stop();
+    if (usage_problem) throw CLI::ValidationError("sweep", *usage_problem);
+
+    const auto& s = result.sweep;
+    fmt::print("sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, result.serial, s.channel, s.amplitude,
+               s.samples, o.sim ? fmt::format(" (simulated, seed {})", o.seed.value_or(1)) : "");
+    fmt::print("points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6,
+               (fmax - fmin) / static_cast<double>(points - 1));
+    fmt::print("resonances {}\n", result.found.size());
+    for (std::size_t k = 0; k < result.found.size(); ++k)
+        fmt::print("  {:3}  {:.7f} MHz  depth {:.3f}\n", k, result.found[k].frequency / 1e6, result.found[k].depth);
+    std::fflush(stdout);
+
+    if (!o.csv.empty()) {
+        write_text_file(o.csv, sweep_csv(s), "CSV");
+        fmt::print("csv {}\n", o.csv);
+    }
+    if (!o.plot.empty()) {
+        plot_marks marks;
+        marks.title = fmt::format("tw sweep {} (serial {}), channel {}, amplitude {}", address, result.serial, s.channel,
+                                  s.amplitude);
+        marks.resonances = result.found;
+        write_text_file(o.plot, sweep_svg(s, marks), "plot");
+        fmt::print("plot {}\n", o.plot);
+    }
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app) {
+    auto o = std::make_shared<sweep_options>();
+    auto* cmd = app.add_subcommand("sweep", "Sweep one board's channel over a band, list the resonances, save CSV/SVG");
+    auto* board = cmd->add_option("--board", o->board, "The board: HOST:PORT")->option_text("ADDR");
+    // `--sim` alone or `--sim 1`: the DESIGN.md convention is `--sim N`, and a
+    // sweep has exactly one board.
+    auto* sim = cmd->add_option("--sim", o->sim, "Start one simulated board in-process and sweep it")
+                    ->expected(0, 1)
+                    ->default_str("1")
+                    ->option_text("[1]");
+    board->excludes(sim);
+    cmd->add_option("--seed", o->seed, "Seed of the simulated board (--sim; default 1)");
+    cmd->add_option("--channels", o->channels, "Channels (and resonators) of the simulated board, at most 256")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    cmd->add_option("--fmin", o->fmin, "Start of the band, Hz (default: the board's FMIN)")->option_text("HZ");
+    cmd->add_option("--fmax", o->fmax, "End of the band, Hz (default: the board's FMAX)")->option_text("HZ");
+    cmd->add_option("--points", o->points, "Points in the band (default: one per 250 Hz)")->option_text("N");
+    cmd->add_option("--amplitude", o->amplitude, "Carrier amplitude while sweeping, in (0, 1]")->capture_default_str();
+    cmd->add_option("--channel", o->channel, "Channel to sweep")->capture_default_str();
+    cmd->add_option("--samples", o->samples, "Samples per point (0: from the amplitude)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000000));
+    cmd->add_option("--csv", o->csv, "Write the sweep as CSV (frequency_hz,magnitude,phase_rad)")->option_text("FILE");
+    cmd->add_option("--plot", o->plot, "Plot |S21| (dB) against frequency with the resonances to an SVG file")
+        ->option_text("FILE.svg");
+    cmd->add_option("--timeout", o->timeout, "Per request to the board")->capture_default_str();
+    cmd->footer("Exit status 1 if the board failed; 2 for a usage error (including a band outside FMIN..FMAX).\n");
+    cmd->callback([o] { run_sweep(*o); });
+}
+
+}  // namespace tw::cli
