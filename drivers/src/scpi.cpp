@@ -28,11 +28,25 @@ bool is_text(std::string_view s) {
 }
 
 // A query whose reply itself looks like an error-queue entry: after it went
-// silent, a follow-up SYST:ERR? could not be told apart from it.
+// silent, a follow-up SYST:ERR? could not be told apart from it. Compared in
+// place (ASCII, case-insensitive): this runs on every query.
 bool asks_error_queue(std::string_view q) {
-    std::string up;
-    for (char c : trim(q)) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return up.starts_with("SYST:ERR") || up.starts_with("SYSTEM:ERR");
+    q = trim(q);
+    auto starts_with = [q](std::string_view upper_prefix) {
+        if (q.size() < upper_prefix.size()) return false;
+        for (std::size_t i = 0; i < upper_prefix.size(); ++i) {
+            const char c = q[i];
+            if ((c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c) != upper_prefix[i]) return false;
+        }
+        return true;
+    };
+    return starts_with("SYST:ERR") || starts_with("SYSTEM:ERR");
+}
+
+// now + d, or no deadline for a timeout too long to add.
+clock::time_point after(clock::time_point now, std::chrono::nanoseconds d) {
+    if (d >= std::chrono::nanoseconds::max() / 2) return clock::time_point::max();
+    return now + std::chrono::ceil<clock::duration>(d);
 }
 
 }  // namespace
@@ -81,10 +95,8 @@ tcp_stream& client::stream() {
 void client::send_line(std::string_view line) {
     auto& s = stream();
     opts_.log.sent(address_, line);
-    std::string l(line);
-    l += '\n';
     try {
-        s.write(l);
+        s.write_line(line);
     } catch (const tw::connection_error&) {
         stream_.reset();
         throw;
@@ -110,14 +122,27 @@ void client::write_checked(std::string_view command) {
 }
 
 std::string client::query(std::string_view q) {
-    tw::deadline_scope d(opts_.timeout);
-    std::lock_guard g(lock_);
-    return query_locked(q);
+    // One clock read serves the call's deadline and, when the lock is free,
+    // query_locked's split of it; a clock read after waiting for the lock
+    // keeps that split honest when the wait was long.
+    auto now = clock::now();
+    tw::deadline_scope d(after(now, opts_.timeout));
+    if (!lock_.try_lock()) {
+        lock_.lock();
+        now = clock::now();
+    }
+    std::lock_guard g(lock_, std::adopt_lock);
+    return query_locked(q, now, d.deadline());
 }
 
 std::string client::query_locked(std::string_view q) {
     const auto now = clock::now();
-    const auto until = std::min(tw::current_deadline(), now + std::chrono::ceil<clock::duration>(opts_.timeout));
+    return query_locked(q, now, std::min(tw::current_deadline(), after(now, opts_.timeout)));
+}
+
+// `until` is the call's deadline (the fiber's, already no later than
+// now + options.timeout), `now` a recent clock reading.
+std::string client::query_locked(std::string_view q, clock::time_point now, clock::time_point until) {
     // Keep part of the time for asking the instrument why it stayed silent.
     auto reserve = std::chrono::ceil<clock::duration>(opts_.error_query_timeout);
     if (until != clock::time_point::max()) reserve = std::min(reserve, (until - now) / 2);
@@ -127,12 +152,28 @@ std::string client::query_locked(std::string_view q) {
     try {
         tw::deadline_scope wait(can_ask ? until - reserve : until);
         line = stream_->read_line(opts_.max_line);
+    } catch (...) {
+        line = reply_failed(q, until, can_ask);
+    }
+    opts_.log.received(address_, line);
+    if (!is_text(line)) throw_not_text(q);
+    return line;
+}
+
+// The failure paths of query_locked, out of line: with thousands of fibers
+// every byte of a query's stack frame is a cache miss on each query, and the
+// error messages' temporaries made that frame a third larger.
+// Called from a catch block: rethrows, or returns the reply that
+// recover_missing_reply found.
+std::string client::reply_failed(std::string_view q, clock::time_point until, bool can_ask) {
+    try {
+        throw;
     } catch (const tw::timeout_error&) {
         if (!can_ask) {
             stream_.reset();
             throw tw::timeout_error(fmt::format("{}: no reply to '{}' in time", address_, q));
         }
-        line = recover_missing_reply(q, until);
+        return recover_missing_reply(q, until);
     } catch (const tw::protocol_error&) {
         stream_.reset();  // line too long: already closed
         throw;
@@ -140,9 +181,10 @@ std::string client::query_locked(std::string_view q) {
         stream_.reset();  // connection_error or cancellation: a reply may still be on its way
         throw;
     }
-    opts_.log.received(address_, line);
-    if (!is_text(line)) throw tw::protocol_error(address_, fmt::format("reply to '{}' is not ASCII text", q));
-    return line;
+}
+
+void client::throw_not_text(std::string_view q) const {
+    throw tw::protocol_error(address_, fmt::format("reply to '{}' is not ASCII text", q));
 }
 
 // The query got no reply within its share of the deadline: ask SYST:ERR? and

@@ -1,12 +1,12 @@
 #include <tw/drivers/tcp_stream.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/write.hpp>
 
 #include <tw/deadline.hpp>
 #include <tw/duration.hpp>
@@ -113,18 +113,42 @@ void tcp_stream::close(std::string_view why) noexcept {
     // stream throw before they look at it.
 }
 
-void tcp_stream::write(std::string_view data) {
-    if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
-    boost::system::error_code ec;
-    boost::asio::async_write(socket_, boost::asio::buffer(data.data(), data.size()), tw::yield[ec]);
-    if (ec) {
-        close(ec.message());
-        throw connection_error(address_, ec, "write failed");
+void tcp_stream::write(std::string_view data) { write_parts(data, {}); }
+
+void tcp_stream::write_line(std::string_view line) { write_parts(line, "\n"); }
+
+// A loop of async_write_some, not boost::asio::async_write: the composed
+// operation puts a cancellation_state into the fiber's cancellation slot, a
+// handler of another size than a plain read's, so Asio could not reuse the
+// slot's memory and every query paid an aligned malloc and a free for it
+// (~250 instructions, docs/BENCHMARKS.md). With write_some the slot holds the
+// same small handler for writes and reads. A line almost always goes out in
+// the first write_some; the loop sends what a short write left.
+void tcp_stream::write_parts(std::string_view first, std::string_view second) {
+    if (!socket_.is_open()) fail_not_open();
+    if (first.empty() && second.empty()) {
+        // Nothing to send, but still a cancellation point, as every write is.
+        tw::check_cancelled();
+        return;
+    }
+    while (!first.empty() || !second.empty()) {
+        const std::array<boost::asio::const_buffer, 2> bufs{boost::asio::buffer(first.data(), first.size()),
+                                                            boost::asio::buffer(second.data(), second.size())};
+        boost::system::error_code ec;
+        const std::size_t n = second.empty() ? socket_.async_write_some(bufs[0], tw::yield[ec])
+                                             : socket_.async_write_some(bufs, tw::yield[ec]);
+        // No progress without an error cannot happen for a non-empty send;
+        // treat it as a failure rather than loop (async_write gives up too).
+        if (!ec && n == 0) ec = boost::asio::error::broken_pipe;
+        if (ec) fail(ec, "write failed");
+        const std::size_t from_first = std::min(n, first.size());
+        first.remove_prefix(from_first);
+        second.remove_prefix(n - from_first);
     }
 }
 
 std::size_t tcp_stream::fill() {
-    if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
+    if (!socket_.is_open()) fail_not_open();
     if (pos_ == size_) {
         pos_ = size_ = 0;
     } else if (pos_ >= k_compact_at || (pos_ > 0 && size_ == cap_)) {
@@ -146,12 +170,25 @@ std::size_t tcp_stream::fill() {
     // On timeout or cancellation nothing was added: what was buffered stays.
     const std::size_t n = socket_.async_read_some(boost::asio::buffer(buf_.get() + size_, room), tw::yield[ec]);
     size_ += n;
-    if (ec) {
-        close(ec.message());
-        if (ec == boost::asio::error::eof) throw connection_error(address_, ec, "connection closed by the peer");
-        throw connection_error(address_, ec, "read failed");
-    }
+    if (ec) fail(ec, ec == boost::asio::error::eof ? "connection closed by the peer" : "read failed");
     return n;
+}
+
+// Out of line, like the other failure paths below: the error's temporaries
+// would otherwise enlarge the stack frame of every read and write, and with
+// thousands of fibers each byte of it is a cache miss per call.
+void tcp_stream::fail(const boost::system::error_code& ec, const char* what) {
+    close(ec.message());
+    throw connection_error(address_, ec, what);
+}
+
+void tcp_stream::fail_not_open() const {
+    throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
+}
+
+void tcp_stream::fail_line_too_long(std::size_t max_line) {
+    close("line too long");
+    throw protocol_error(address_, "reply line longer than " + std::to_string(max_line) + " bytes; connection closed");
 }
 
 void tcp_stream::fill_to(std::size_t n) {
@@ -162,7 +199,7 @@ void tcp_stream::fill_to(std::size_t n) {
 void tcp_stream::consume(std::size_t n) noexcept { pos_ = std::min(size_, pos_ + n); }
 
 void tcp_stream::require_open() const {
-    if (!socket_.is_open()) throw connection_error(address_, std::make_error_code(std::errc::not_connected), "not connected");
+    if (!socket_.is_open()) fail_not_open();
 }
 
 std::size_t tcp_stream::read_some(std::span<char> out) {
@@ -188,11 +225,7 @@ std::string tcp_stream::read_line(std::size_t max_line) {
             consume(nl + 1);
             return line;
         }
-        if (data.size() > max_line) {
-            close("line too long");
-            throw protocol_error(address_, "reply line longer than " + std::to_string(max_line) +
-                                               " bytes; connection closed");
-        }
+        if (data.size() > max_line) fail_line_too_long(max_line);
         scanned = data.size();
         fill();
     }

@@ -17,7 +17,7 @@
 namespace tw::detail {
 
 fiber_state::fiber_state(boost::fibers::context* ctx, worker& home, task_base& task) noexcept
-    : boost::fibers::fiber_properties(ctx), ctx_(ctx), home_(home), signals_(&home.signals()), task_(task) {}
+    : boost::fibers::fiber_properties(ctx), ctx_(ctx), signals_(&home.signals()), home_(home), task_(task) {}
 
 fiber_state::~fiber_state() = default;
 
@@ -90,6 +90,42 @@ void fiber_state::pop_shield() noexcept {
     if (--defer_depth_ == 0) set_deadline(deferred_deadline_);
 }
 
+fiber_state* current_fiber() noexcept {
+    return static_cast<fiber_state*>(boost::fibers::context::active()->get_properties());
+}
+
+void yield_core::resume_parked() noexcept {
+    // From here the fiber does not touch *this until resumed, and nothing
+    // else resumes it, so `c` stays valid even though *this may not.
+    auto* c = ctx;
+    auto& sig = fs->signals();
+    if (t_worker_signals == &sig && sig.idle.load(std::memory_order_relaxed)) {
+        // The usual case: a handler run by io_scheduler::suspend_until on
+        // the fiber's own thread, from its dispatcher. Switch to the fiber
+        // now; passing the dispatcher puts it back in the ready queue (as
+        // Boost.Fiber's own loop does), and the switch back returns here.
+        sig.count_switch();
+        sig.idle.store(false, std::memory_order_relaxed);
+        c->resume(sig.dispatcher);
+        sig.idle.store(true, std::memory_order_relaxed);
+        // If it went on into a timed wait of Boost.Fiber's (its sleep
+        // queue), only the dispatcher's loop arms a timer for it.
+        if (c->sleep_is_linked()) wake_dispatcher(*sig.owner);
+    } else {
+        // Another thread, a fiber, or a host's handler in guest mode: queue it.
+        boost::fibers::context::active()->schedule(c);
+    }
+}
+
+void yield_core::suspend_parked(const char* what) {
+    fs->begin_wait(*this, what);
+    {
+        eh_stash eh;
+        ctx->suspend();
+    }
+    fs->end_wait();
+}
+
 fiber_state& yield_fiber() {
     auto* fs = current_fiber();
     if (!fs)
@@ -104,11 +140,12 @@ namespace tw {
 
 deadline_scope::deadline_scope(clock::time_point until) : fs_(detail::current_fiber()) {
     if (!fs_) {
-        saved_ = clock::time_point::max();
+        saved_ = in_force_ = clock::time_point::max();
         return;
     }
     saved_ = fs_->deadline();
-    if (until < saved_) fs_->set_deadline(until);
+    in_force_ = saved_;
+    if (until < saved_) fs_->set_deadline(in_force_ = until);
 }
 
 deadline_scope::~deadline_scope() {

@@ -18,8 +18,15 @@ void io_scheduler::awakened(boost::fibers::context* ctx) noexcept {
 
 boost::fibers::context* io_scheduler::pick_next() noexcept {
     if (rqueue_.empty()) return nullptr;
-    if (picks_since_poll_ >= k_poll_every && !w_.guest_ &&
-        boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
+    // in_run_: a fiber resumed inline from a completion is suspending, so the
+    // dispatcher sits in io_context::run() and I/O is being polled right now;
+    // the check below cannot apply (the caller is not the dispatcher) and is
+    // skipped without asking for the active context (a thread-local look-up
+    // per suspension).
+    if (w_.in_run_) {
+        picks_since_poll_ = 0;
+    } else if (picks_since_poll_ >= k_poll_every && !w_.guest_ &&
+               boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
         // The dispatcher's turn in a busy round: let suspend_until poll I/O
         // (without blocking, since fibers are ready) before anyone else runs.
         return nullptr;

@@ -189,7 +189,11 @@ void worker::cancel_all(const std::string& reason) noexcept {
 }
 
 void worker::timed_wait_begins(fiber_state& fs) noexcept {
-    timed_waiters_.push_back(fs);
+    // Linked once and left on the list after the wait (end_wait does not
+    // unlink): a fiber doing one query after another under a deadline pays
+    // neither the link nor the unlink, each of which writes to other fibers'
+    // states. on_timer drops the entries that no longer wait under a deadline.
+    if (!fs.deadline_hook::is_linked()) timed_waiters_.push_back(fs);
     arm_timer(fs.deadline_);
 }
 
@@ -212,12 +216,23 @@ void worker::arm_timer(clock::time_point tp) noexcept {
 void worker::on_timer() noexcept {
     const auto now = clock::now();
     auto next = clock::time_point::max();
+    // The list holds every fiber that waited under a deadline since it was
+    // last dropped from here, waiting now or not. The timer is armed no later
+    // than the deadline of each fiber that is waiting (timed_wait_begins arms
+    // it at every wait), so a waiting fiber that is due is found here.
     for (auto it = timed_waiters_.begin(); it != timed_waiters_.end();) {
         auto& fs = *it;
-        if (fs.deadline_ <= now) {
+        if (fs.deadline_ == clock::time_point::max()) {
+            it = timed_waiters_.erase(it);  // no deadline any more
+        } else if (fs.deadline_ <= now) {
             it = timed_waiters_.erase(it);
-            fs.timed_out_ = true;
-            fs.interrupt();  // wakes or cancels; never runs the fiber here
+            // Not waiting: its next wait point sees the passed deadline
+            // itself (fiber_state::check reads the clock), and the timer must
+            // not be re-armed for a time already past.
+            if (fs.waiting_on_) {
+                fs.timed_out_ = true;
+                fs.interrupt();  // wakes or cancels; never runs the fiber here
+            }
         } else {
             next = std::min(next, fs.deadline_);
             ++it;

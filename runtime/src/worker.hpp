@@ -155,10 +155,13 @@ private:
     bool in_pump_ = false;
 
     boost::intrusive::list<fiber_state, boost::intrusive::base_hook<list_hook>, boost::intrusive::constant_time_size<false>> fibers_;
-    // Fibers waiting under a deadline, unsorted: linking and unlinking are
-    // O(1) on every wait (a query with a 5 s timeout does both in
-    // microseconds); the timer is armed for the earliest at link time, and
-    // when it fires one pass interrupts the due ones and finds the next.
+    // Fibers that waited under a deadline, unsorted: a fiber is linked at its
+    // first such wait and stays linked after it (a query with a 5 s timeout
+    // waits twice in microseconds; linking and unlinking each time wrote to
+    // neighbouring fibers' states). The timer is armed for the earliest
+    // deadline at every wait, and when it fires one pass interrupts the due
+    // waiters, drops the entries that no longer need watching and finds the
+    // next.
     boost::intrusive::list<fiber_state, boost::intrusive::base_hook<deadline_hook>, boost::intrusive::constant_time_size<false>>
         timed_waiters_;
 

@@ -2,6 +2,7 @@
 // never before they are due (no upper bound but the deadlock guard).
 #include <tw/deadline.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "fixture.hpp"
@@ -195,6 +196,42 @@ TEST_P(Deadline, ADeadlineEndsATaskWaitOfTheWaitingFiber) {
         EXPECT_TRUE(t.valid());
         g.open();
         t.get();
+    });
+}
+
+TEST_P(Deadline, ScopeReportsTheDeadlineInForce) {
+    run_body([] {
+        tw::deadline_scope outer(10s);
+        EXPECT_EQ(outer.deadline(), tw::current_deadline());
+        {
+            tw::deadline_scope later(1h);  // cannot extend the outer deadline
+            EXPECT_EQ(later.deadline(), outer.deadline());
+        }
+        tw::deadline_scope inner(1s);
+        EXPECT_EQ(inner.deadline(), tw::current_deadline());
+        EXPECT_LT(inner.deadline(), outer.deadline());
+    });
+}
+
+// A fiber stays on its worker's list of timed waiters after a wait under a
+// deadline; once it waits without that deadline, the deadline passing must
+// not cut the new wait short.
+TEST_P(Deadline, APassedDeadlineOfAnEarlierWaitDoesNotInterruptALaterOne) {
+    run_body([] {
+        boost::asio::steady_timer t(tw::this_fiber::executor());
+        {
+            tw::deadline_scope d(100ms);
+            boost::asio::post(tw::this_fiber::executor(), tw::yield);  // a wait under the deadline, over at once
+        }
+        t.expires_after(300ms);  // outlasts the deadline above
+        EXPECT_NO_THROW(t.async_wait(tw::yield)) << "no deadline applies to this wait";
+        {
+            tw::deadline_scope d(100ms);
+            boost::asio::post(tw::this_fiber::executor(), tw::yield);
+        }
+        tw::deadline_scope later(1h);
+        t.expires_after(300ms);
+        EXPECT_NO_THROW(t.async_wait(tw::yield)) << "only the later deadline applies to this wait";
     });
 }
 

@@ -40,9 +40,16 @@ public:
     deadline_scope& operator=(const deadline_scope&) = delete;
     ~deadline_scope();
 
+    // The deadline this scope put in force: the earlier of its own and the
+    // enclosing one (what current_deadline() returns inside it, outside any
+    // nested scope); time_point::max() on a plain thread. Saves a caller that
+    // needs the number a second look-up of the fiber.
+    clock::time_point deadline() const noexcept { return in_force_; }
+
 private:
     detail::fiber_state* fs_;
     clock::time_point saved_;
+    clock::time_point in_force_;
 };
 
 class cancellation_shield {

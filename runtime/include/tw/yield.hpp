@@ -67,40 +67,24 @@ struct yield_core final : wait_point {
 
     void interrupt() noexcept override { fs->signal.emit(boost::asio::cancellation_type::terminal); }
 
+    // The fast paths stay inline; switching fibers is out of line (yield.cpp)
+    // so that code compiled against these headers — a plugin's included —
+    // never calls Boost.Fiber itself: tw's static Boost.Fiber has hidden
+    // symbols, and only tw's own functions are exported to plugins.
     void finish() noexcept {
         if (state.exchange(done, std::memory_order_acq_rel) != parked) return;
-        // From here the fiber does not touch *this until resumed, and nothing
-        // else resumes it, so `c` stays valid even though *this may not.
-        auto* c = ctx;
-        auto& sig = fs->signals();
-        if (t_worker_signals == &sig && sig.idle.load(std::memory_order_relaxed)) {
-            // The usual case: a handler run by io_scheduler::suspend_until on
-            // the fiber's own thread, from its dispatcher. Switch to the fiber
-            // now; passing the dispatcher puts it back in the ready queue (as
-            // Boost.Fiber's own loop does), and the switch back returns here.
-            sig.count_switch();
-            sig.idle.store(false, std::memory_order_relaxed);
-            c->resume(sig.dispatcher);
-            sig.idle.store(true, std::memory_order_relaxed);
-            // If it went on into a timed wait of Boost.Fiber's (its sleep
-            // queue), only the dispatcher's loop arms a timer for it.
-            if (c->sleep_is_linked()) wake_dispatcher(*sig.owner);
-        } else {
-            // Another thread, a fiber, or a host's handler in guest mode: queue it.
-            boost::fibers::context::active()->schedule(c);
-        }
+        resume_parked();
     }
 
     void wait(const char* what) {
         int expected = pending;
         if (!state.compare_exchange_strong(expected, parked, std::memory_order_acq_rel)) return;  // already done
-        fs->begin_wait(*this, what);
-        {
-            eh_stash eh;
-            ctx->suspend();
-        }
-        fs->end_wait();
+        suspend_parked(what);
     }
+
+private:
+    void resume_parked() noexcept;
+    void suspend_parked(const char* what);
 };
 
 template <class... Ts>

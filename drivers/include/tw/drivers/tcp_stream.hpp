@@ -72,6 +72,9 @@ public:
     // Writes all of `data`. A timeout may leave part of it sent: callers close
     // the stream then.
     void write(std::string_view data);
+    // Writes `line` and then "\n", in one send when the socket takes both
+    // (a gather write: the line is not copied to append the newline).
+    void write_line(std::string_view line);
     // Up to out.size() bytes: buffered bytes first, else at least one new byte.
     std::size_t read_some(std::span<char> out);
     // The next line without its "\n" (and a "\r" before it).
@@ -93,6 +96,10 @@ public:
 
 private:
     std::size_t fill();  // reads more into the buffer; returns bytes added
+    void write_parts(std::string_view first, std::string_view second);
+    [[noreturn, gnu::noinline]] void fail(const boost::system::error_code& ec, const char* what);
+    [[noreturn, gnu::noinline]] void fail_not_open() const;
+    [[noreturn, gnu::noinline]] void fail_line_too_long(std::size_t max_line);
     void require_open() const;
 
     boost::asio::ip::tcp::socket socket_;

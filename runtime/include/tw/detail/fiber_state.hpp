@@ -100,7 +100,9 @@ public:
     void end_wait() noexcept {
         waiting_on_ = nullptr;
         wait_what = nullptr;
-        if (deadline_hook::is_linked()) deadline_hook::unlink();
+        // The fiber stays on its worker's list of timed waiters: unlinking it
+        // here would write to its two neighbours on the list, other fibers'
+        // states, on every wait (see worker::timed_wait_begins).
     }
     // A clock for diagnostics only: a few ms coarse, but far cheaper than
     // steady_clock on every wait.
@@ -114,34 +116,43 @@ public:
 
     // The fiber's name (kept once, in its task).
     const std::string& name() const noexcept;
+
+    // Members in the order of use: what every wait touches (the cancellation
+    // slot, the context, the deadline, the wait bookkeeping) comes first, so
+    // that with the base classes it spans two cache lines; with thousands of
+    // fibers each wait's state is usually out of cache.
     boost::asio::cancellation_signal signal;  // reused by every tw::yield operation of this fiber
+
+private:
+    boost::fibers::context* ctx_;
+    worker_signals* signals_;
+    clock::time_point deadline_ = clock::time_point::max();
+    wait_point* waiting_on_ = nullptr;
+    std::atomic<bool> cancel_requested_{false};
+    bool timed_out_ = false;
+    int defer_depth_ = 0;
+
+public:
+    const char* wait_what = nullptr;
+    clock::time_point wait_since;
     void* stack_lo = nullptr;                 // lowest usable byte of the stack
     void* guard_lo = nullptr;                 // guard page, if any
     void* guard_hi = nullptr;
     std::size_t stack_size = 0;
     bool canary = false;
     clock::time_point started;
-    const char* wait_what = nullptr;
-    clock::time_point wait_since;
 
 private:
     void check_slow();
     void timed_wait_begins() noexcept;  // on the worker's list of waits with a deadline
     friend class worker;
     friend class cancellation_shield_access;
-    boost::fibers::context* ctx_;
     worker& home_;
-    worker_signals* signals_;
     task_base& task_;
     fiber_state* parent_ = nullptr;
     boost::intrusive::list<fiber_state, boost::intrusive::base_hook<child_hook>,
                            boost::intrusive::constant_time_size<false>> children_;
-    clock::time_point deadline_ = clock::time_point::max();
-    bool timed_out_ = false;
-    int defer_depth_ = 0;
     clock::time_point deferred_deadline_ = clock::time_point::max();
-    wait_point* waiting_on_ = nullptr;
-    std::atomic<bool> cancel_requested_{false};
     std::mutex reason_mtx_;
     std::string reason_;
 
@@ -199,10 +210,9 @@ inline eh_stash::eh_stash() noexcept
 inline eh_stash::~eh_stash() { *g_ = saved_; }
 
 // The calling fiber's state, or nullptr on a plain thread, a handler, or a
-// fiber that tw did not start.
-inline fiber_state* current_fiber() noexcept {
-    return static_cast<fiber_state*>(boost::fibers::context::active()->get_properties());
-}
+// fiber that tw did not start. Out of line: headers must not call Boost.Fiber
+// directly (see yield_core in yield.hpp).
+fiber_state* current_fiber() noexcept;
 
 // Throws tw::usage_error if the calling context must not block: an Asio
 // handler or coroutine on a runtime's own loop thread. `what` names the call.

@@ -93,7 +93,10 @@ private:
     tcp_stream& stream();
     void send_line(std::string_view line);
     std::string query_locked(std::string_view q);
+    std::string query_locked(std::string_view q, clock::time_point now, clock::time_point until);
     std::string recover_missing_reply(std::string_view q, clock::time_point until);
+    [[gnu::noinline]] std::string reply_failed(std::string_view q, clock::time_point until, bool can_ask);
+    [[noreturn, gnu::noinline]] void throw_not_text(std::string_view q) const;
     void check_error_locked(std::string_view after);
 
     std::string address_;
