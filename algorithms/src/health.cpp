@@ -13,6 +13,8 @@
 #include <tw/errors.hpp>
 #include <tw/run.hpp>
 
+#include "per_board.hpp"
+
 namespace tw::algorithms {
 
 namespace {
@@ -107,55 +109,18 @@ board_health check_board(const std::string& address, const check_options& opts) 
 }
 
 std::vector<board_health> health_check(const std::vector<std::string>& addresses, const health_options& opts) {
-    std::vector<std::size_t> index(addresses.size());
-    std::iota(index.begin(), index.end(), std::size_t{0});
-    // Boards that did not end ok come back as values, so fan_out counts only
-    // those never started as failed: add the others here.
-    std::size_t not_ok = 0;
-    std::function<void(const fan_out_progress&)> progress;
-    if (opts.progress)
-        progress = [&](const fan_out_progress& p) {
-            auto q = p;
-            q.failed += not_ok;
-            opts.progress(q);
-        };
-    auto tell = [&](std::size_t i, const board_health& h) {
-        if (opts.on_board) try {
-                opts.on_board(i, h);
-            } catch (...) {
-            }
+    // check_board throws only the caller's cancellation: it is recorded for
+    // the board, and fan_out rethrows it once every board has unwound.
+    auto from_error = [](const std::string& address, const std::exception_ptr& e) {
+        board_health h;
+        h.address = address;
+        classify(h, e);
+        return h;
     };
-    auto r = tw::fan_out(
-        index,
-        [&](std::size_t i) {
-            board_health h;
-            try {
-                h = check_board(addresses[i], opts.board);
-            } catch (...) {
-                // Cancelled with the whole check: record it; fan_out rethrows
-                // the cancellation to our caller once every board has unwound.
-                h.address = addresses[i];
-                classify(h, std::current_exception());
-            }
-            if (h.status != health_status::ok) ++not_ok;
-            tell(i, h);
-            return h;
-        },
-        {.concurrency = opts.concurrency, .deadline = opts.deadline, .progress = progress, .name = "health_check"});
-    std::vector<board_health> out;
-    out.reserve(addresses.size());
-    for (std::size_t i = 0; i < addresses.size(); ++i) {
-        if (r.outcomes[i].ok()) {
-            out.push_back(r.outcomes[i].value());
-        } else {  // never started: the overall deadline passed first
-            board_health h;
-            h.address = addresses[i];
-            classify(h, r.outcomes[i].error());
-            out.push_back(std::move(h));
-            tell(i, out.back());
-        }
-    }
-    return out;
+    return detail::per_board<board_health>(
+        addresses, [&](const std::string& address) { return check_board(address, opts.board); }, from_error,
+        {.concurrency = opts.concurrency, .deadline = opts.deadline, .progress = opts.progress, .name = "health_check"},
+        opts.on_board);
 }
 
 }  // namespace tw::algorithms

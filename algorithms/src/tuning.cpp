@@ -12,6 +12,8 @@
 #include <tw/deadline.hpp>
 #include <tw/errors.hpp>
 
+#include "per_board.hpp"
+
 namespace tw::algorithms {
 
 namespace json = boost::json;
@@ -336,44 +338,10 @@ std::vector<board_outcome> tune_array(const std::vector<std::string>& addresses,
         o.elapsed_s = std::chrono::duration<double>(clock::now() - t0).count();
         return o;
     };
-    std::vector<std::size_t> index(addresses.size());
-    std::iota(index.begin(), index.end(), std::size_t{0});
-    // Boards that did not end ok: the calls below return them as values, so
-    // fan_out counts only those never started as failed.
-    std::size_t not_ok = 0;
-    std::function<void(const fan_out_progress&)> progress;
-    if (opts.progress)
-        progress = [&](const fan_out_progress& p) {
-            auto q = p;
-            q.failed += not_ok;
-            opts.progress(q);
-        };
-    auto r = tw::fan_out(
-        index,
-        [&](std::size_t i) {
-            auto o = one(addresses[i]);
-            if (o.status != board_status::ok) ++not_ok;
-            if (opts.on_board) try {
-                    opts.on_board(i, o);
-                } catch (...) {
-                }
-            return o;
-        },
-        {.concurrency = opts.concurrency, .deadline = opts.deadline, .progress = progress, .name = "tune_array"});
-    std::vector<board_outcome> out;
-    out.reserve(addresses.size());
-    for (std::size_t i = 0; i < addresses.size(); ++i) {
-        if (r.outcomes[i].ok()) {
-            out.push_back(r.outcomes[i].value());
-        } else {  // never started (deadline passed first)
-            out.push_back(outcome_of(addresses[i], r.outcomes[i].error()));
-            if (opts.on_board) try {
-                    opts.on_board(i, out.back());
-                } catch (...) {
-                }
-        }
-    }
-    return out;
+    return detail::per_board<board_outcome>(
+        addresses, one, outcome_of,
+        {.concurrency = opts.concurrency, .deadline = opts.deadline, .progress = opts.progress, .name = "tune_array"},
+        opts.on_board);
 }
 
 }  // namespace tw::algorithms

@@ -18,49 +18,42 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "sim_fixture.hpp"
+
 using namespace std::chrono_literals;
 namespace alg = tw::algorithms;
 using ::testing::HasSubstr;
 
 namespace {
 
-constexpr auto k_guard = 20s;
+// The simulated instruments: no boards, one SCPI controller, one Modbus compressor.
+tw::sim::config instruments(const std::vector<std::string>& faults, std::chrono::nanoseconds start) {
+    tw::sim::config c;
+    c.boards = 0;
+    c.scpi = 1;
+    c.modbus = 1;
+    c.tau = 100ms;
+    c.compressor_start = start;
+    c.compressor_stop = 100ms;
+    for (const auto& f : faults) c.faults.push_back(tw::sim::parse_fault(f));
+    return c;
+}
 
 // One controller and one compressor, simulated on a runtime of their own; the
-// algorithm runs on another.
-struct fixture {
-    tw::runtime sim_rt{{.threads = 1, .name = "sim"}};
-    tw::runtime rt{{.threads = 1, .name = "client"}};
-    std::optional<tw::sim::simulator> sim;
+// algorithm runs on another (tw_test::sim_fixture).
+struct fixture : tw_test::sim_fixture {
     std::optional<tw::modbus::compressor> compressor;
     std::optional<tw::scpi::temperature_controller> controller;
 
-    explicit fixture(std::vector<std::string> faults = {}, std::chrono::nanoseconds start = 200ms) {
-        tw::sim::config c;
-        c.boards = 0;
-        c.scpi = 1;
-        c.modbus = 1;
-        c.tau = 100ms;
-        c.compressor_start = start;
-        c.compressor_stop = 100ms;
-        for (const auto& f : faults) c.faults.push_back(tw::sim::parse_fault(f));
-        sim.emplace(std::move(c), sim_rt);
+    explicit fixture(std::vector<std::string> faults = {}, std::chrono::nanoseconds start = 200ms)
+        : sim_fixture(instruments(faults, start)) {
         compressor.emplace(sim->modbus_addresses()[0]);
         controller.emplace(sim->scpi_addresses()[0]);
     }
+    // The clients close before ~sim_fixture stops the simulator.
     ~fixture() {
         compressor.reset();
         controller.reset();
-        sim->stop();
-        EXPECT_EQ(rt.counters().live_fibers, 0u) << rt.dump_text();
-    }
-    // Runs f on a fiber of the client runtime under the deadlock guard.
-    template <class F>
-    auto run(F&& f) {
-        return rt.run([&] {
-            tw::deadline_scope guard(k_guard);
-            return f();
-        });
     }
 };
 

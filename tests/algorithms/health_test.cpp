@@ -16,21 +16,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "sim_fixture.hpp"
+
 using namespace std::chrono_literals;
 namespace alg = tw::algorithms;
 using ::testing::HasSubstr;
 
 namespace {
 
-constexpr auto k_guard = 20s;
-
 // Simulated boards on a runtime of their own; the algorithm runs on another.
-struct fixture {
-    tw::runtime sim_rt{{.threads = 1, .name = "sim"}};
-    tw::runtime rt{{.threads = 1, .name = "client"}};
-    std::optional<tw::sim::simulator> sim;
+struct fixture : tw_test::sim_fixture {
+    explicit fixture(std::size_t boards, const std::vector<std::string>& faults = {})
+        : sim_fixture(config(boards, faults)) {}
 
-    explicit fixture(std::size_t boards, std::vector<std::string> faults = {}) {
+    static tw::sim::config config(std::size_t boards, const std::vector<std::string>& faults) {
         tw::sim::config c;
         c.boards = boards;
         c.channels = 4;
@@ -38,18 +37,7 @@ struct fixture {
         c.modbus = 0;
         c.seed = 7;
         for (const auto& f : faults) c.faults.push_back(tw::sim::parse_fault(f));
-        sim.emplace(std::move(c), sim_rt);
-    }
-    ~fixture() {
-        sim->stop();
-        EXPECT_EQ(rt.counters().live_fibers, 0u) << rt.dump_text();
-    }
-    template <class F>
-    auto run(F&& f) {
-        return rt.run([&] {
-            tw::deadline_scope guard(k_guard);
-            return f();
-        });
+        return c;
     }
 };
 

@@ -15,29 +15,17 @@
 
 #include <gtest/gtest.h>
 
+#include "sim_fixture.hpp"
+
 using namespace std::chrono_literals;
 namespace alg = tw::algorithms;
 
 namespace {
 
-// The simulator on a runtime of its own; the algorithms run on another.
-struct fixture {
-    tw::runtime sim_rt{{.threads = 1, .name = "sim"}};
-    tw::runtime rt{{.threads = 1, .name = "client"}};
-    std::optional<tw::sim::simulator> sim;
-
-    explicit fixture(tw::sim::config c) { sim.emplace(std::move(c), sim_rt); }
-    ~fixture() {
-        sim->stop();
-        EXPECT_EQ(rt.counters().live_fibers, 0u) << rt.dump_text();
-    }
-    template <class F>
-    auto run(F&& f) {
-        return rt.run([&] {
-            tw::deadline_scope guard(60s);
-            return f();
-        });
-    }
+// The simulator on a runtime of its own; the algorithms run on another, under
+// a 60 s deadlock guard.
+struct fixture : tw_test::sim_fixture {
+    explicit fixture(tw::sim::config c) : sim_fixture(std::move(c), 60s) {}
 };
 
 tw::sim::config config(std::size_t boards, std::uint64_t seed, std::size_t channels = 16) {

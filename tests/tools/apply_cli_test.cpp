@@ -7,10 +7,11 @@
 #include <tw/sim/physics.hpp>
 #include <tw/sim/simulator.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,38 +19,19 @@
 #include <gtest/gtest.h>
 
 #include "../sim/sim_test_util.hpp"
+#include "cli_test_util.hpp"
 
 namespace json = boost::json;
+using tw_test::command_result;
+using tw_test::count_of;
+using tw_test::k_hang_guarded;
+using tw_test::read_file;
+using tw_test::read_json;
+using tw_test::run_tw;
+using tw_test::temp_path;
+using tw_test::write_file;
 
 namespace {
-
-using tw_sim_test::command_result;
-
-// Deadlock guard of every child: `timeout` kills a tw that hangs.
-command_result tw_cli(const std::string& args) {
-    return tw_sim_test::run_command("timeout -k 5 120 " + std::string(TW_BINARY) + " " + args);
-}
-
-std::string temp_path(const std::string& name) {
-    return ::testing::TempDir() + "tw_apply_" + std::to_string(::getpid()) + "_" + name;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-json::object read_report(const std::string& path) { return json::parse(read_file(path)).as_object(); }
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
-    return n;
-}
 
 bool one_error_line(const command_result& r) { return r.output.rfind("tw: ", 0) == 0 && count_of(r.output, "\n") == 1; }
 
@@ -89,10 +71,10 @@ class TuneOnlyFailedCli : public tools_sim {};
 }  // namespace
 
 TEST_F(ApplyCli, RestoresASavedTuning) {
-    const auto report = temp_path("tuned.json");
-    auto r = tw_cli("tune --boards " + address(0) + "," + address(1) + " --report " + report);
+    const auto report = temp_path("apply", "tuned.json");
+    auto r = run_tw("tune --boards " + address(0) + "," + address(1) + " --report " + report, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
-    const auto j = read_report(report);
+    const auto j = read_json(report);
     const auto& boards = j.at("boards").as_array();
     ASSERT_EQ(boards.size(), 2u);
 
@@ -101,7 +83,7 @@ TEST_F(ApplyCli, RestoresASavedTuning) {
         for (const auto& c : read_back(i)) ASSERT_EQ(c.amplitude, 0.0);
     }
 
-    r = tw_cli("apply " + report);
+    r = run_tw("apply " + report, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("apply: " + address(0) + " ok: 8 channels"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("apply: " + address(1) + " ok: 8 channels"), std::string::npos) << r.output;
@@ -137,10 +119,10 @@ TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
                                   {"channels", chans}});
     boards.push_back(json::object{{"address", address(1)}, {"name", "failed-before"}, {"serial", ""},
                                   {"status", "failed"}, {"channels", json::array{}}});
-    const auto report = temp_path("mixed.json");
+    const auto report = temp_path("apply", "mixed.json");
     write_file(report, json::serialize(json::object{{"schema", 1}, {"seed", nullptr}, {"boards", boards}}));
 
-    auto r = tw_cli("apply --timeout 2s " + report);
+    auto r = run_tw("apply --timeout 2s " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_NE(r.output.find("apply: " + address(0) + " (good) ok: 3 channels"), std::string::npos) << r.output;
     EXPECT_TRUE(std::regex_search(r.output, std::regex("apply: " + address(1) + R"( \(swapped\) failed: serial \S+ is not the report's NOT-THIS-BOARD)")))
@@ -161,13 +143,13 @@ TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
     for (const auto& c : read_back(1)) EXPECT_EQ(c.amplitude, 0.0);  // the serial check wrote nothing
 
     // The dry run contacts no board: the refusing one is listed like the others.
-    r = tw_cli("apply --dry-run " + report);
+    r = run_tw("apply --dry-run " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("apply: " + address(2) + " (down) would set 3 channels"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("apply: dry run: 3 boards would be applied, 1 skipped"), std::string::npos) << r.output;
 
     // --ignore-serial applies to the swapped board too.
-    r = tw_cli("apply --ignore-serial --timeout 2s " + report);
+    r = run_tw("apply --ignore-serial --timeout 2s " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;  // the refusing board still fails
     EXPECT_NE(r.output.find("apply: " + address(1) + " (swapped) ok: 3 channels"), std::string::npos) << r.output;
     EXPECT_DOUBLE_EQ(read_back(1)[2].frequency, 4.502e6);
@@ -175,21 +157,21 @@ TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
 }
 
 TEST_F(ApplyCli, ABoardRejectingAChannelFailsNamingIt) {
-    const auto report = temp_path("badchannel.json");
+    const auto report = temp_path("apply", "badchannel.json");
     json::array chans{json::object{{"channel", 0}, {"frequency", 4.6e6}, {"amplitude", 0.5}},
                       json::object{{"channel", 99}, {"frequency", 4.6e6}, {"amplitude", 0.5}}};
     write_file(report, json::serialize(json::object{
                            {"schema", 1},
                            {"boards", json::array{json::object{
                                           {"address", address(0)}, {"name", ""}, {"status", "ok"}, {"channels", chans}}}}}));
-    auto r = tw_cli("apply " + report);
+    auto r = run_tw("apply " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_NE(r.output.find("apply: " + address(0) + " failed: channel 99: set_frequency: "), std::string::npos) << r.output;
     std::remove(report.c_str());
 }
 
 TEST(ApplyCliReports, MalformedReportsAreUsageErrors) {
-    const auto path = temp_path("malformed.json");
+    const auto path = temp_path("apply", "malformed.json");
     const std::vector<std::pair<std::string, std::string>> cases{
         {"{not json", "not JSON"},
         {"[1, 2]", "not a JSON object"},
@@ -208,28 +190,27 @@ TEST(ApplyCliReports, MalformedReportsAreUsageErrors) {
     };
     for (const auto& [text, message] : cases) {
         write_file(path, text);
-        auto r = tw_cli("apply " + path);
+        auto r = run_tw("apply " + path, k_hang_guarded);
         EXPECT_EQ(r.status, 2) << text << "\n" << r.output;
         EXPECT_TRUE(one_error_line(r)) << r.output;
         EXPECT_NE(r.output.find(message), std::string::npos) << text << "\n" << r.output;
     }
     std::remove(path.c_str());
-    auto r = tw_cli("apply " + path);  // gone now
+    auto r = run_tw("apply " + path, k_hang_guarded);  // gone now
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("cannot read the report"), std::string::npos) << r.output;
-    r = tw_cli("apply");
+    r = run_tw("apply", k_hang_guarded);
     EXPECT_EQ(r.status, 2) << r.output;
-    r = tw_cli("apply " + path + " --timeout soon");
+    r = run_tw("apply " + path + " --timeout soon", k_hang_guarded);
     EXPECT_EQ(r.status, 2) << r.output;
 }
 
 TEST_F(TunePlotCli, PlotsTheChosenBoardWithResonancesAndCarriers) {
-    const auto svg = temp_path("tune.svg");
-    auto r = tw_cli("tune --sim 2 --channels 8 --seed 4 --plot " + svg + " --plot-board sim-1");
+    const auto svg = temp_path("apply", "tune.svg");
+    auto r = run_tw("tune --sim 2 --channels 8 --seed 4 --plot " + svg + " --plot-board sim-1", k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("plot " + svg + ": "), std::string::npos) << r.output;
-    auto x = tw_sim_test::run_command(
-        "timeout -k 5 60 /usr/bin/python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' " + svg);
+    auto x = tw_test::well_formed_xml(svg);
     EXPECT_EQ(x.status, 0) << x.output;
     const auto text = read_file(svg);
     EXPECT_NE(text.find("(sim-1)"), std::string::npos);
@@ -252,42 +233,42 @@ TEST_F(TunePlotCli, PlotsTheChosenBoardWithResonancesAndCarriers) {
 }
 
 TEST_F(TunePlotCli, FirstBoardByDefaultAndBoardsOutsideTheListRefused) {
-    const auto svg = temp_path("default.svg");
-    auto r = tw_cli("tune --boards " + address(0) + "," + address(1) + " --plot " + svg);
+    const auto svg = temp_path("apply", "default.svg");
+    auto r = run_tw("tune --boards " + address(0) + "," + address(1) + " --plot " + svg, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("plot " + svg + ": " + address(0) + "\n"), std::string::npos) << r.output;
     EXPECT_NE(read_file(svg).find(sim_.boards()[0].serial), std::string::npos);
     std::remove(svg.c_str());
 
-    r = tw_cli("tune --boards " + address(0) + " --plot " + svg + " --plot-board " + address(1));
+    r = run_tw("tune --boards " + address(0) + " --plot " + svg + " --plot-board " + address(1), k_hang_guarded);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_TRUE(one_error_line(r)) << r.output;
     EXPECT_NE(r.output.find("is not the address or name of a board of this run"), std::string::npos) << r.output;
-    r = tw_cli("tune --boards " + address(0) + " --plot-board " + address(0));  // needs --plot
+    r = run_tw("tune --boards " + address(0) + " --plot-board " + address(0), k_hang_guarded);  // needs --plot
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_FALSE(std::ifstream(svg).good());
 
     // A plotted board that failed has no sweep: no plot, said on stdout.
-    r = tw_cli("tune --boards " + address(2) + "," + address(0) + " --timeout 2s --plot " + svg);
+    r = run_tw("tune --boards " + address(2) + "," + address(0) + " --timeout 2s --plot " + svg, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_NE(r.output.find("tune: no plot: board " + address(2) + " did not end ok"), std::string::npos) << r.output;
     EXPECT_FALSE(std::ifstream(svg).good());
 }
 
 TEST_F(TuneOnlyFailedCli, RerunsOnlyTheFailedBoardsWithTheirNames) {
-    const auto list = temp_path("boards.txt");
-    const auto first = temp_path("first.json"), second = temp_path("second.json");
+    const auto list = temp_path("apply", "boards.txt");
+    const auto first = temp_path("apply", "first.json"), second = temp_path("apply", "second.json");
     write_file(list, "good0 " + address(0) + "\ndown " + address(2) + "\ngood1 " + address(1) + "\n");
-    auto r = tw_cli("tune --boards " + list + " --timeout 2s --report " + first);
+    auto r = run_tw("tune --boards " + list + " --timeout 2s --report " + first, k_hang_guarded);
     ASSERT_EQ(r.status, 1) << r.output;
-    const auto j1 = read_report(first);
+    const auto j1 = read_json(first);
     ASSERT_EQ(j1.at("boards").as_array().size(), 3u);
     EXPECT_EQ(j1.at("boards").as_array()[1].at("status").as_string(), "failed");
 
-    r = tw_cli("tune --only-failed " + first + " --timeout 2s --report " + second);
+    r = run_tw("tune --only-failed " + first + " --timeout 2s --report " + second, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;  // the board still refuses
     EXPECT_NE(r.output.find("tune: 1 board,"), std::string::npos) << r.output;
-    const auto j2 = read_report(second);
+    const auto j2 = read_json(second);
     const auto& boards = j2.at("boards").as_array();
     ASSERT_EQ(boards.size(), 1u);
     EXPECT_EQ(boards[0].at("address").as_string(), address(2));
@@ -298,10 +279,10 @@ TEST_F(TuneOnlyFailedCli, RerunsOnlyTheFailedBoardsWithTheirNames) {
 }
 
 TEST_F(TuneOnlyFailedCli, NothingToRerunWhenAllBoardsEndedOk) {
-    const auto report = temp_path("allok.json"), again = temp_path("again.json");
-    auto r = tw_cli("tune --boards " + address(0) + " --report " + report);
+    const auto report = temp_path("apply", "allok.json"), again = temp_path("apply", "again.json");
+    auto r = run_tw("tune --boards " + address(0) + " --report " + report, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
-    r = tw_cli("tune --only-failed " + report + " --report " + again);
+    r = run_tw("tune --only-failed " + report + " --report " + again, k_hang_guarded);
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("tune: nothing to re-run: all 1 boards of '" + report + "' ended ok"), std::string::npos)
         << r.output;
@@ -310,7 +291,7 @@ TEST_F(TuneOnlyFailedCli, NothingToRerunWhenAllBoardsEndedOk) {
 }
 
 TEST(TuneOnlyFailedCliUsage, UsageErrorsExitTwo) {
-    const auto report = temp_path("usage.json");
+    const auto report = temp_path("apply", "usage.json");
     // A --sim run's report (seed set) with a failed board: its ports are gone.
     write_file(report, R"({"schema": 1, "seed": 1, "boards": [{"address": "127.0.0.1:1", "name": "sim-0", "status": "failed"}]})");
     struct usage_case {
@@ -323,13 +304,13 @@ TEST(TuneOnlyFailedCliUsage, UsageErrorsExitTwo) {
              {"tune --only-failed " + report + ".missing", "cannot read the report"},
              {"tune --only-failed " + report + " --seed 3", "only with --sim"},
          }) {
-        auto r = tw_cli(c.args);
+        auto r = run_tw(c.args, k_hang_guarded);
         EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
         EXPECT_TRUE(one_error_line(r)) << c.args << "\n" << r.output;
         EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
     }
     write_file(report, R"({"schema": 1, "seed": null, "boards": "none"})");
-    auto r = tw_cli("tune --only-failed " + report);
+    auto r = run_tw("tune --only-failed " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 2) << r.output;
     std::remove(report.c_str());
 }

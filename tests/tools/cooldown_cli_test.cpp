@@ -1,58 +1,31 @@
 // tw cooldown end to end with --sim: a cooldown that succeeds (steps, table,
 // exit 0), a compressor alarm in the JSON report (exit 1), a deadline that
 // names what it waited for, unreachable instruments, and SIGINT.
-#include <array>
-#include <cstdio>
-#include <regex>
 #include <string>
-
-#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "cli_test_util.hpp"
+
 namespace json = boost::json;
-
-namespace {
-
-struct command_result {
-    int status = -1;
-    std::string output;
-};
-
-command_result shell(const std::string& command) {
-    command_result r;
-    FILE* p = ::popen(command.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return r;
-}
-
-command_result run(const std::string& args) { return shell(std::string(TW_BINARY) + " " + args + " 2>&1"); }
-command_result run_stdout(const std::string& args) { return shell(std::string(TW_BINARY) + " " + args + " 2>/dev/null"); }
-
-bool contains(const std::string& text, const std::string& pattern) { return std::regex_search(text, std::regex(pattern)); }
-
-}  // namespace
+using tw_test::matches;
+using tw_test::run_tw;
 
 TEST(CooldownCli, SimulatedCooldownReachesTheSetpoint) {
-    auto r = run("cooldown --sim --setpoint 8 --hold 300ms --poll 50ms --tolerance 0.1");
+    auto r = run_tw("cooldown --sim --setpoint 8 --hold 300ms --poll 50ms --tolerance 0.1");
     ASSERT_EQ(r.status, 0) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(cooldown: \[\s*\d+\.\d s\] compressor idle: start)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(cooldown: \[\s*\d+\.\d s\] compressor running)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(SETP 1,8\n)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(status\s+ok\n)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(final temperature\s+[78]\.\d{4} K)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(time to running\s+\d+\.\d\d s)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(alarms\s+none)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(cooldown: \[\s*\d+\.\d s\] compressor idle: start)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(cooldown: \[\s*\d+\.\d s\] compressor running)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(SETP 1,8\n)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(status\s+ok\n)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(final temperature\s+[78]\.\d{4} K)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(time to running\s+\d+\.\d\d s)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(alarms\s+none)")) << r.output;
 }
 
 TEST(CooldownCli, CompressorAlarmIsInTheJsonReportAndExitsOne) {
-    auto r = run_stdout("cooldown --sim --fault modbus/alarm:overheat --json");
+    auto r = run_tw("cooldown --sim --fault modbus/alarm:overheat --json", tw_test::k_stdout_only);
     ASSERT_EQ(r.status, 1) << r.output;
     auto j = json::parse(r.output).as_object();
     EXPECT_EQ(j.at("schema").as_int64(), 1);
@@ -67,20 +40,20 @@ TEST(CooldownCli, CompressorAlarmIsInTheJsonReportAndExitsOne) {
 }
 
 TEST(CooldownCli, DeadlineNamesWhatItWaitedFor) {
-    auto r = run("cooldown --sim --hold 1h --deadline 3s");
+    auto r = run_tw("cooldown --sim --hold 1h --deadline 3s");
     ASSERT_EQ(r.status, 1) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(tw: cooldown: deadline of 3s passed while waiting for sensor 1 within ±0\.05 K of 10 K for 3600s \(last: \d+\.\d{4} K, in band for)"))
+    EXPECT_TRUE(matches(r.output, R"(tw: cooldown: deadline of 3s passed while waiting for sensor 1 within ±0\.05 K of 10 K for 3600s \(last: \d+\.\d{4} K, in band for)"))
         << r.output;
 }
 
 TEST(CooldownCli, UnreachableInstrumentsExitOne) {
-    auto r = run("cooldown --controller 127.0.0.1:1 --compressor 127.0.0.1:1 --setpoint 4 --deadline 10s");
+    auto r = run_tw("cooldown --controller 127.0.0.1:1 --compressor 127.0.0.1:1 --setpoint 4 --deadline 10s");
     ASSERT_EQ(r.status, 1) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(tw: 127\.0\.0\.1:1: cannot connect)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(tw: 127\.0\.0\.1:1: cannot connect)")) << r.output;
 }
 
 TEST(CooldownCli, InterruptCancelsCleanly) {
-    auto r = shell("timeout --preserve-status -s INT 1.5 " + std::string(TW_BINARY) + " cooldown --sim --hold 1h 2>&1");
+    auto r = run_tw("cooldown --sim --hold 1h", tw_test::k_interrupted_after_1_5s);
     ASSERT_EQ(r.status, 1) << r.output;
-    EXPECT_TRUE(contains(r.output, "tw: cooldown: interrupted")) << r.output;
+    EXPECT_TRUE(matches(r.output, "tw: cooldown: interrupted")) << r.output;
 }

@@ -2,68 +2,40 @@
 // unreachable and a faulty board (exit 1, their rows say why), the JSON
 // report with temperature limits, and a run interrupted by SIGINT (the table
 // is still printed, unfinished boards cancelled).
-#include <array>
-#include <cstdio>
-#include <regex>
 #include <string>
-
-#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "cli_test_util.hpp"
+
 namespace json = boost::json;
-
-namespace {
-
-struct command_result {
-    int status = -1;
-    std::string output;
-};
-
-// Runs `command` through the shell; stdout (and stderr, if merged) captured.
-command_result shell(const std::string& command) {
-    command_result r;
-    FILE* p = ::popen(command.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return r;
-}
-
-command_result run(const std::string& args) { return shell(std::string(TW_BINARY) + " " + args + " 2>&1"); }
-command_result run_stdout(const std::string& args) { return shell(std::string(TW_BINARY) + " " + args + " 2>/dev/null"); }
-
-bool contains(const std::string& text, const std::string& pattern) { return std::regex_search(text, std::regex(pattern)); }
-
-}  // namespace
+using tw_test::matches;
+using tw_test::run_tw;
 
 TEST(HealthCli, SimulatedBoardsAreAllOk) {
-    auto r = run("health --sim 3");
+    auto r = run_tw("health --sim 3");
     ASSERT_EQ(r.status, 0) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(ADDRESS\s+NAME\s+STATUS\s+SERIAL\s+FIRMWARE\s+TEMP_C\s+LATENCY_MS\s+ERROR)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(ADDRESS\s+NAME\s+STATUS\s+SERIAL\s+FIRMWARE\s+TEMP_C\s+LATENCY_MS\s+ERROR)")) << r.output;
     for (int i = 0; i < 3; ++i)
-        EXPECT_TRUE(contains(r.output, "127\\.0\\.0\\.1:\\d+\\s+sim-" + std::to_string(i) + R"(\s+ok\s+\S+\s+twsim-1\.0\s+-?\d+\.\d\s+\d+\.\d\d)"))
+        EXPECT_TRUE(matches(r.output, "127\\.0\\.0\\.1:\\d+\\s+sim-" + std::to_string(i) + R"(\s+ok\s+\S+\s+twsim-1\.0\s+-?\d+\.\d\s+\d+\.\d\d)"))
             << r.output;
-    EXPECT_TRUE(contains(r.output, R"(health: 3 boards: 3 ok \()")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(health: 3 boards: 3 ok \()")) << r.output;
 }
 
 TEST(HealthCli, UnreachableAndFaultyBoardsExitOneWithTheirRows) {
-    auto r = run("health --sim 4 --fault refuse@1 --fault garbage@2 --timeout 2s");
+    auto r = run_tw("health --sim 4 --fault refuse@1 --fault garbage@2 --timeout 2s");
     ASSERT_EQ(r.status, 1) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(sim-0\s+ok\s)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(sim-1\s+unreachable\s+-\s+-\s+-\s+-\s+.*cannot connect)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(sim-2\s+failed\s)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(sim-3\s+ok\s)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(health: 4 boards: 2 ok, 1 unreachable, 1 failed)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(tw: health: 2 of 4 boards not ok)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(sim-0\s+ok\s)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(sim-1\s+unreachable\s+-\s+-\s+-\s+-\s+.*cannot connect)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(sim-2\s+failed\s)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(sim-3\s+ok\s)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(health: 4 boards: 2 ok, 1 unreachable, 1 failed)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(tw: health: 2 of 4 boards not ok)")) << r.output;
 }
 
 TEST(HealthCli, JsonReportFlagsWarmBoards) {
-    auto r = run_stdout("health --sim 2 --json --max-temp -50");
+    auto r = run_tw("health --sim 2 --json --max-temp -50", tw_test::k_stdout_only);
     ASSERT_EQ(r.status, 1) << r.output;
     auto j = json::parse(r.output).as_object();
     EXPECT_EQ(j.at("schema").as_int64(), 1);
@@ -85,10 +57,9 @@ TEST(HealthCli, JsonReportFlagsWarmBoards) {
 
 TEST(HealthCli, InterruptedRunStillPrintsTheTable) {
     // Stalled boards and a 1 h timeout: only the SIGINT after 1.5 s ends it.
-    auto r = shell("timeout --preserve-status -s INT 1.5 " + std::string(TW_BINARY) +
-                   " health --sim 2 --fault stall --timeout 1h 2>&1");
+    auto r = run_tw("health --sim 2 --fault stall --timeout 1h", tw_test::k_interrupted_after_1_5s);
     ASSERT_EQ(r.status, 1) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(sim-0\s+cancelled\s)")) << r.output;
-    EXPECT_TRUE(contains(r.output, R"(health: 2 boards: 0 ok, 2 cancelled)")) << r.output;
-    EXPECT_TRUE(contains(r.output, "tw: health: interrupted")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(sim-0\s+cancelled\s)")) << r.output;
+    EXPECT_TRUE(matches(r.output, R"(health: 2 boards: 0 ok, 2 cancelled)")) << r.output;
+    EXPECT_TRUE(matches(r.output, "tw: health: interrupted")) << r.output;
 }

@@ -17,13 +17,16 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "cli_test_util.hpp"
+
+using tw_test::matches;
+using tw_test::temp_path;
 
 namespace {
 
@@ -33,10 +36,6 @@ using steady = std::chrono::steady_clock;
 // Generous: a loaded 2-core machine builds and tests in parallel.
 constexpr auto k_deadlock_guard = 60s;
 
-std::string temp_path(const std::string& name) {
-    return ::testing::TempDir() + "tw_shell_" + std::to_string(::getpid()) + "_" + name;
-}
-
 // ---- non-interactive runs ------------------------------------------------------
 
 struct run_result {
@@ -45,8 +44,9 @@ struct run_result {
 };
 
 // Runs `tw ARGS...` with `input` on stdin (a pipe, so not a terminal) and
-// collects stdout and stderr separately.
-run_result run_tw(const std::vector<std::string>& args, const std::string& input = "") {
+// collects stdout and stderr separately (tw_test::run_tw gives no stdin and
+// captures stderr only merged into stdout, so it does not serve here).
+run_result run_piped(const std::vector<std::string>& args, const std::string& input = "") {
     int in[2], out[2], err[2];
     if (::pipe(in) != 0 || ::pipe(out) != 0 || ::pipe(err) != 0) return {};
     const pid_t pid = ::fork();
@@ -106,7 +106,6 @@ std::string fmt_hex(unsigned char c) {
 }
 
 bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
-bool matches(const std::string& text, const std::string& re) { return std::regex_search(text, std::regex(re)); }
 
 // A JSON number alone on a line: what `call get_temperature` prints.
 const std::string k_number_line = R"((^|\n)-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\r?\n)";
@@ -114,7 +113,7 @@ const std::string k_number_line = R"((^|\n)-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?
 }  // namespace
 
 TEST(ShellCli, CommandsOptionRunsEveryCommandInOrder) {
-    auto r = run_tw({"shell", "--sim", "2", "--channels", "4", "-c", "boards; use 1; boards; call get_temperature"});
+    auto r = run_piped({"shell", "--sim", "2", "--channels", "4", "-c", "boards; use 1; boards; call get_temperature"});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_EQ(r.err, "");
     // Before `use 1` board 0 is in use, after it board 1.
@@ -126,7 +125,7 @@ TEST(ShellCli, CommandsOptionRunsEveryCommandInOrder) {
 
 TEST(ShellCli, StdinCommandsRunLineByLineWithoutPrompts) {
     // Four resonators in 4–6 MHz; 250 Hz steps resolve every one of them.
-    auto r = run_tw({"shell", "--sim", "2", "--channels", "4", "--seed", "3"},
+    auto r = run_piped({"shell", "--sim", "2", "--channels", "4", "--seed", "3"},
                     "boards\nuse sim-1\ncall get_temperature\nsweep 4e6 6e6 8001\n");
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_EQ(r.err, "");
@@ -138,7 +137,7 @@ TEST(ShellCli, StdinCommandsRunLineByLineWithoutPrompts) {
 }
 
 TEST(ShellCli, UnknownCommandFailsButTheNextCommandStillRuns) {
-    auto r = run_tw({"shell", "--sim", "1", "--channels", "4", "-c", "bogus 1 2; boards"});
+    auto r = run_piped({"shell", "--sim", "1", "--channels", "4", "-c", "bogus 1 2; boards"});
     EXPECT_EQ(r.status, 1) << r.out << r.err;
     EXPECT_TRUE(matches(r.err, R"(^tw: unknown command 'bogus' \(try help\)\n)")) << r.err;
     EXPECT_TRUE(contains(r.err, "1 command failed")) << r.err;
@@ -146,7 +145,7 @@ TEST(ShellCli, UnknownCommandFailsButTheNextCommandStillRuns) {
 }
 
 TEST(ShellCli, BadArgumentsAndBoardErrorsAreOneLineAndTheShellGoesOn) {
-    auto r = run_tw({"shell", "--sim", "1", "--channels", "4"},
+    auto r = run_piped({"shell", "--sim", "1", "--channels", "4"},
                     "sweep 6e6 4e6 100\n"
                     "use 7\n"
                     "call set_frequency 0 1\n"
@@ -164,13 +163,13 @@ TEST(ShellCli, BadArgumentsAndBoardErrorsAreOneLineAndTheShellGoesOn) {
 }
 
 TEST(ShellCli, QuitStopsTheRemainingCommands) {
-    auto r = run_tw({"shell", "--sim", "1", "--channels", "4", "-c", "quit; bogus"});
+    auto r = run_piped({"shell", "--sim", "1", "--channels", "4", "-c", "quit; bogus"});
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_EQ(r.err, "");
 }
 
 TEST(ShellCli, WithoutBoardsBoardCommandsSayHowToGetSome) {
-    auto r = run_tw({"shell", "-c", "boards; call get_temperature; help"});
+    auto r = run_piped({"shell", "-c", "boards; call get_temperature; help"});
     EXPECT_EQ(r.status, 1) << r.out << r.err;
     EXPECT_TRUE(contains(r.out, "no boards (start the shell with --boards SPEC or --sim N)")) << r.out;
     EXPECT_TRUE(contains(r.err, "tw: call: the shell has no boards")) << r.err;
@@ -178,7 +177,7 @@ TEST(ShellCli, WithoutBoardsBoardCommandsSayHowToGetSome) {
 }
 
 TEST(ShellCli, RegisteredAlgorithmsRunByName) {
-    auto r = run_tw({"shell", "--sim", "2", "--channels", "4", "--seed", "3", "-c",
+    auto r = run_piped({"shell", "--sim", "2", "--channels", "4", "--seed", "3", "-c",
                      "algorithms; help tune_board; use 1; run find_resonances points=8001; run find_resonances points=x; "
                      "run no_such_algorithm"});
     EXPECT_EQ(r.status, 1) << r.out << r.err;
@@ -193,14 +192,14 @@ TEST(ShellCli, RegisteredAlgorithmsRunByName) {
 }
 
 TEST(ShellCli, HealthPrintsOneRowPerBoard) {
-    auto r = run_tw({"shell", "--sim", "3", "--channels", "4", "-c", "health"});
+    auto r = run_piped({"shell", "--sim", "3", "--channels", "4", "-c", "health"});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     for (int i = 0; i < 3; ++i)
         EXPECT_TRUE(matches(r.out, "\\n127\\.0\\.0\\.1:[0-9]+ +ok +TWB-0000" + std::to_string(i) + " ")) << r.out;
 }
 
 TEST(ShellCli, PluginAlgorithmsAreLoadedBeforeTheFirstCommand) {
-    auto r = run_tw({"shell", "--sim", "1", "--channels", "4", "--plugin", TW_PLUGIN_PATH, "-c",
+    auto r = run_piped({"shell", "--sim", "1", "--channels", "4", "--plugin", TW_PLUGIN_PATH, "-c",
                      "algorithms; run temperature_stats readings=3"});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_TRUE(matches(r.out, R"((^|\n)temperature_stats +N temperature readings)")) << r.out;
@@ -208,10 +207,10 @@ TEST(ShellCli, PluginAlgorithmsAreLoadedBeforeTheFirstCommand) {
 }
 
 TEST(ShellCli, UsageErrorsExitTwo) {
-    EXPECT_EQ(run_tw({"shell", "--sim", "1", "--boards", "127.0.0.1:1", "-c", "boards"}).status, 2);
-    EXPECT_EQ(run_tw({"shell", "--boards", "127.0.0.1:1", "--seed", "4", "-c", "boards"}).status, 2);
-    EXPECT_EQ(run_tw({"shell", "--boards", "nonsense", "-c", "boards"}).status, 2);
-    EXPECT_EQ(run_tw({"shell", "--plugin", "/nonexistent/libnothing.so", "-c", "boards"}).status, 2);
+    EXPECT_EQ(run_piped({"shell", "--sim", "1", "--boards", "127.0.0.1:1", "-c", "boards"}).status, 2);
+    EXPECT_EQ(run_piped({"shell", "--boards", "127.0.0.1:1", "--seed", "4", "-c", "boards"}).status, 2);
+    EXPECT_EQ(run_piped({"shell", "--boards", "nonsense", "-c", "boards"}).status, 2);
+    EXPECT_EQ(run_piped({"shell", "--plugin", "/nonexistent/libnothing.so", "-c", "boards"}).status, 2);
 }
 
 // ---- through a pseudo-terminal ----------------------------------------------
@@ -368,7 +367,7 @@ const std::string k_prompt = R"(tw sim-[0-9]+> )";
 }  // namespace
 
 TEST(ShellPty, CommandOutputAndTabCompletion) {
-    const auto history = temp_path("history_completion");
+    const auto history = temp_path("shell", "history_completion");
     std::remove(history.c_str());
     pty_shell sh({"--sim", "4", "--channels", "4"}, history);
     ASSERT_TRUE(sh.started());
@@ -400,15 +399,13 @@ TEST(ShellPty, CommandOutputAndTabCompletion) {
 
     // History: one line per command, as completed, in libedit's format
     // (blanks as \040).
-    std::ifstream f(history);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    EXPECT_TRUE(matches(ss.str(), R"(\nboards\ncall\\040get_temperature\nuse\\040sim-2\n)")) << ss.str();
+    const auto saved = tw_test::read_file(history);
+    EXPECT_TRUE(matches(saved, R"(\nboards\ncall\\040get_temperature\nuse\\040sim-2\n)")) << saved;
     std::remove(history.c_str());
 }
 
 TEST(ShellPty, CtrlCCancelsTheRunningCommandAndTheShellStaysUsable) {
-    const auto history = temp_path("history_interrupt");
+    const auto history = temp_path("shell", "history_interrupt");
     // 8 boards of 256 channels: tuning takes seconds, far longer than the
     // moment between its first progress line and the Ctrl-C that follows it.
     pty_shell sh({"--sim", "8", "--channels", "256", "--concurrency", "4"}, history);

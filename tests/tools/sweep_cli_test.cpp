@@ -21,39 +21,18 @@
 #include <gtest/gtest.h>
 
 #include "../sim/sim_test_util.hpp"
+#include "cli_test_util.hpp"
+
+using tw_test::command_result;
+using tw_test::count_of;
+using tw_test::k_hang_guarded;
+using tw_test::read_file;
+using tw_test::run_tw;
+using tw_test::temp_path;
 
 namespace {
 
 namespace alg = tw::algorithms;
-using tw_sim_test::command_result;
-
-// Deadlock guard of every child: `timeout` kills a tw that hangs.
-command_result tw_cli(const std::string& args) {
-    return tw_sim_test::run_command("timeout -k 5 120 " + std::string(TW_BINARY) + " " + args);
-}
-
-std::string temp_path(const std::string& name) {
-    return ::testing::TempDir() + "tw_sweep_" + std::to_string(::getpid()) + "_" + name;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-// An independent XML parser (Python's minidom) says whether the file is well-formed.
-command_result xml_check(const std::string& path) {
-    return tw_sim_test::run_command(
-        "timeout -k 5 60 /usr/bin/python3 -c 'import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])' " + path);
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
-    return n;
-}
 
 struct csv_row {
     double frequency, magnitude, phase;
@@ -134,9 +113,9 @@ protected:
 }  // namespace
 
 TEST_F(SweepCli, FindsTheTrueResonatorsAndWritesCsvAndSvg) {
-    const auto csv = temp_path("board.csv"), svg = temp_path("board.svg");
+    const auto csv = temp_path("sweep", "board.csv"), svg = temp_path("sweep", "board.svg");
     const auto& board = sim_.boards()[0];
-    auto r = tw_cli("sweep --board " + board.address + " --csv " + csv + " --plot " + svg);
+    auto r = run_tw("sweep --board " + board.address + " --csv " + csv + " --plot " + svg, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
 
     // Defaults: the board's 4–6 MHz at one point per 250 Hz.
@@ -152,7 +131,7 @@ TEST_F(SweepCli, FindsTheTrueResonatorsAndWritesCsvAndSvg) {
     for (std::size_t i = 1; i < rows.size(); ++i) ASSERT_LT(rows[i - 1].frequency, rows[i].frequency) << i;
     expect_dips_at_truth(rows, board.resonators, 250);
 
-    auto x = xml_check(svg);
+    auto x = tw_test::well_formed_xml(svg);
     EXPECT_EQ(x.status, 0) << x.output;
     const auto text = read_file(svg);
     EXPECT_EQ(count_of(text, "class=\"resonance\""), 8u);
@@ -171,9 +150,9 @@ TEST_F(SweepCli, NarrowBandOnAnotherChannel) {
     // (at least 10 linewidths apart), so 801 points are ~40 Hz apart.
     const auto& res = board.resonators[1];
     const double lo = (board.resonators[0].f + res.f) / 2, hi = (res.f + board.resonators[2].f) / 2;
-    const auto csv = temp_path("narrow.csv");
-    auto r = tw_cli("sweep --board " + board.address + " --channel 5 --amplitude 0.05 --points 801 --fmin " +
-                    std::to_string(lo) + " --fmax " + std::to_string(hi) + " --csv " + csv);
+    const auto csv = temp_path("sweep", "narrow.csv");
+    auto r = run_tw("sweep --board " + board.address + " --channel 5 --amplitude 0.05 --points 801 --fmin " +
+                    std::to_string(lo) + " --fmax " + std::to_string(hi) + " --csv " + csv, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("channel 5 amplitude 0.05"), std::string::npos) << r.output;
     const auto rows = parse_csv(read_file(csv));
@@ -188,15 +167,15 @@ TEST_F(SweepCli, NarrowBandOnAnotherChannel) {
 }
 
 TEST(SweepCliSim, SimulatedBoardNeedsNoHardware) {
-    const auto csv = temp_path("sim.csv");
-    auto r = tw_cli("sweep --sim --seed 3 --channels 4 --points 4001 --csv " + csv);
+    const auto csv = temp_path("sweep", "sim.csv");
+    auto r = run_tw("sweep --sim --seed 3 --channels 4 --points 4001 --csv " + csv, k_hang_guarded);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("(simulated, seed 3)"), std::string::npos) << r.output;
     const auto truth = tw::sim::make_resonators(3, 0, 4, 4.0e6, 6.0e6);
     expect_matches_truth(printed_resonances(r.output), truth, 500);
     expect_dips_at_truth(parse_csv(read_file(csv)), truth, 500);
     // `--sim 1` is the same request spelled as DESIGN.md's `--sim N`.
-    r = tw_cli("sweep --sim 1 --channels 2 --points 201");
+    r = run_tw("sweep --sim 1 --channels 2 --points 201", k_hang_guarded);
     EXPECT_EQ(r.status, 0) << r.output;
     std::remove(csv.c_str());
 }
@@ -208,18 +187,18 @@ TEST_F(SweepCli, UsageErrorsExitTwoWithOneLine) {
                                    "sweep --board " + a + " --fmin 1e6", "sweep --board " + a + " --fmax 9e6",
                                    "sweep --board " + a + " --fmin 5e6 --fmax 4.5e6", "sweep --board " + a + " --channel 8",
                                    "sweep --board " + a + " --timeout soon", "sweep --board " + a + " --seed 2"}) {
-        auto r = tw_cli(args);
+        auto r = run_tw(args, k_hang_guarded);
         EXPECT_EQ(r.status, 2) << args << "\n" << r.output;
         EXPECT_EQ(r.output.rfind("tw: ", 0), 0u) << args << "\n" << r.output;
         EXPECT_EQ(count_of(r.output, "\n"), 1u) << args << "\n" << r.output;
     }
-    auto r = tw_cli("sweep --board " + a + " --fmin 1e6");
+    auto r = run_tw("sweep --board " + a + " --fmin 1e6", k_hang_guarded);
     EXPECT_NE(r.output.find("outside the board's FMIN..FMAX"), std::string::npos) << r.output;
 }
 
 TEST_F(SweepCli, UnreachableBoardExitsOne) {
-    const auto csv = temp_path("unreachable.csv");
-    auto r = tw_cli("sweep --board " + sim_.boards()[1].address + " --timeout 2s --csv " + csv);
+    const auto csv = temp_path("sweep", "unreachable.csv");
+    auto r = run_tw("sweep --board " + sim_.boards()[1].address + " --timeout 2s --csv " + csv, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_EQ(r.output.rfind("tw: ", 0), 0u) << r.output;
     EXPECT_EQ(count_of(r.output, "\n"), 1u) << r.output;
@@ -252,9 +231,9 @@ std::vector<std::pair<double, double>> polyline_points(const std::string& svg) {
 }
 
 command_result xml_check_text(const std::string& text, const std::string& name) {
-    const auto path = temp_path(name);
-    std::ofstream(path, std::ios::binary) << text;
-    auto r = xml_check(path);
+    const auto path = temp_path("sweep", name);
+    tw_test::write_file(path, text);
+    auto r = tw_test::well_formed_xml(path);
     std::remove(path.c_str());
     return r;
 }
