@@ -7,6 +7,7 @@
 // Errors: CLI::ValidationError (exit 2) for bad or conflicting flags.
 //
 // Example:
+//   add_board_flags(*cmd, *opts, "and tune them");     // when declaring the command
 //   auto set = tw::cli::board_set::from_flags(o.boards, o.sim, o.seed, o.channels);
 //   for (auto& b : set.boards) fmt::print("{} {}\n", b.name, b.address);
 
@@ -25,6 +26,31 @@
 #include "board_list.hpp"
 
 namespace tw::cli {
+
+// The flags as a command's options hold them (derive the options from it).
+struct board_flags {
+    std::string boards;
+    std::size_t sim = 0;
+    std::optional<std::uint64_t> seed;
+    std::size_t channels = 64;
+};
+
+// Declares --boards SPEC and --sim N (each excluding the other) on `cmd` and,
+// with `seed_and_channels`, --seed and --channels of the simulated boards.
+// `sim_help` completes "Start N simulated boards in-process ...".
+inline void add_board_flags(CLI::App& cmd, board_flags& f, const std::string& sim_help, bool seed_and_channels = true) {
+    auto* boards = cmd.add_option("--boards", f.boards,
+                                  "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file (one ADDRESS, RANGE or "
+                                  "NAME ADDRESS a line)")
+                       ->option_text("SPEC");
+    auto* sim = cmd.add_option("--sim", f.sim, "Start N simulated boards in-process " + sim_help)->option_text("N");
+    boards->excludes(sim);
+    if (!seed_and_channels) return;
+    cmd.add_option("--seed", f.seed, "Seed of the simulated boards (--sim; default 1)");
+    cmd.add_option("--channels", f.channels, "Channels (and resonators) per simulated board, at most 256")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+}
 
 class board_set {
 public:

@@ -46,9 +46,7 @@ namespace {
 namespace alg = tw::algorithms;
 namespace json = boost::json;
 
-struct health_cli_options {
-    std::string boards;
-    std::size_t sim = 0;
+struct health_cli_options : board_flags {
     std::vector<std::string> faults;
     std::size_t concurrency = 64;
     std::string timeout = "5s";
@@ -175,11 +173,7 @@ void run_health(const health_cli_options& o) {
 void add_health_command(CLI::App& app) {
     auto o = std::make_shared<health_cli_options>();
     auto* cmd = app.add_subcommand("health", "Check boards: reachable, serial, firmware, temperature, latency");
-    auto* boards = cmd->add_option("--boards", o->boards,
-                                   "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file (one ADDRESS, RANGE or NAME ADDRESS a line)")
-                       ->option_text("SPEC");
-    auto* sim = cmd->add_option("--sim", o->sim, "Start N simulated boards in-process and check them")->option_text("N");
-    boards->excludes(sim);
+    add_board_flags(*cmd, *o, "and check them", /*seed_and_channels=*/false);
     cmd->add_option("--fault", o->faults, "Fault of the simulated boards (--sim; repeatable), e.g. refuse@1, stall@2")
         ->option_text("SPEC");
     cmd->add_option("--concurrency", o->concurrency, "Boards checked at once (0: all)")->capture_default_str();

@@ -38,13 +38,9 @@ namespace {
 namespace alg = tw::algorithms;
 namespace json = boost::json;
 
-struct run_options {
+struct run_options : board_flags {
     std::string name;
     std::vector<std::string> args;
-    std::string boards;
-    std::size_t sim = 0;
-    std::optional<std::uint64_t> seed;
-    std::size_t channels = 64;
     std::vector<std::string> plugins;
     std::size_t concurrency = 64;
     std::string timeout = "5s";
@@ -149,15 +145,7 @@ void add_run_command(CLI::App& app) {
     cmd->add_option("NAME", o->name, "Algorithm (tw run --list shows them)");
     cmd->add_option("ARGS", o->args, "Its arguments: VALUE in parameter order, or NAME=VALUE");
     cmd->add_flag("--list", o->list, "List the algorithms with their parameters");
-    auto* boards = cmd->add_option("--boards", o->boards,
-                                   "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file")
-                       ->option_text("SPEC");
-    auto* sim = cmd->add_option("--sim", o->sim, "Start N simulated boards in-process and run on them")->option_text("N");
-    boards->excludes(sim);
-    cmd->add_option("--seed", o->seed, "Seed of the simulated boards (--sim; default 1)");
-    cmd->add_option("--channels", o->channels, "Channels per simulated board, at most 256")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 256));
+    add_board_flags(*cmd, *o, "and run on them");
     cmd->add_option("--plugin", o->plugins, "Load algorithms from a plugin library (repeatable)")
         ->option_text("LIB")
         ->allow_extra_args(false);  // one LIB per --plugin: the words after it are NAME and ARGS

@@ -61,11 +61,7 @@ namespace tw::cli {
 
 namespace {
 
-struct shell_options {
-    std::string boards;
-    std::size_t sim = 0;
-    std::optional<std::uint64_t> seed;
-    std::size_t channels = 64;
+struct shell_options : board_flags {
     std::vector<std::string> plugins;
     std::string commands;
     bool has_commands = false;
@@ -405,15 +401,7 @@ void run_shell(const shell_options& o) {
 void add_shell_command(CLI::App& app) {
     auto o = std::make_shared<shell_options>();
     auto* cmd = app.add_subcommand("shell", "Interactive shell: boards, calls, sweeps, tuning, any registered algorithm");
-    auto* boards = cmd->add_option("--boards", o->boards,
-                                   "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file (one ADDRESS, RANGE or NAME ADDRESS a line)")
-                       ->option_text("SPEC");
-    auto* sim = cmd->add_option("--sim", o->sim, "Start N simulated boards in-process (named sim-0, sim-1, ...)")->option_text("N");
-    boards->excludes(sim);
-    cmd->add_option("--seed", o->seed, "Seed of the simulated boards (--sim; default 1)");
-    cmd->add_option("--channels", o->channels, "Channels (and resonators) per simulated board, at most 256")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 256));
+    add_board_flags(*cmd, *o, "(named sim-0, sim-1, ...)");
     cmd->add_option("--plugin", o->plugins, "Load the algorithms of a plugin library before the first command (repeatable)")
         ->option_text("LIB");
     cmd->add_option("-c", o->commands, "Run these commands ('cmd; cmd') and exit; status 1 if any failed")

@@ -62,11 +62,7 @@ namespace {
 namespace alg = tw::algorithms;
 namespace json = boost::json;
 
-struct tune_options {
-    std::string boards;
-    std::size_t sim = 0;
-    std::optional<std::uint64_t> seed;
-    std::size_t channels = 64;
+struct tune_options : board_flags {
     std::size_t concurrency = 64;
     std::size_t channel_concurrency = 8;
     double amplitude = 0.5;
@@ -350,18 +346,10 @@ void run_tune(const tune_options& o) {
 void add_tune_command(CLI::App& app) {
     auto o = std::make_shared<tune_options>();
     auto* cmd = app.add_subcommand("tune", "Tune every board: sweep, find resonances, assign and tune channels, verify");
-    auto* boards = cmd->add_option("--boards", o->boards,
-                                   "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file (one ADDRESS, RANGE or NAME ADDRESS a line)")
-                       ->option_text("SPEC");
-    auto* sim = cmd->add_option("--sim", o->sim, "Start N simulated boards in-process and tune them")->option_text("N");
-    boards->excludes(sim);
+    add_board_flags(*cmd, *o, "and tune them");
     cmd->add_option("--only-failed", o->only_failed,
                     "Re-run the boards that did not end ok in a saved report (replaces --boards; not with --sim)")
         ->option_text("REPORT");
-    cmd->add_option("--seed", o->seed, "Seed of the simulated boards (--sim; default 1)");
-    cmd->add_option("--channels", o->channels, "Channels (and resonators) per simulated board, at most 256")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 256));
     cmd->add_option("--concurrency", o->concurrency, "Boards tuned at once (0: all)")->capture_default_str();
     cmd->add_option("--channel-concurrency", o->channel_concurrency, "Channels tuned at once on one board (0: all)")
         ->capture_default_str();
