@@ -20,6 +20,12 @@
 // Errors: tw::run from an Asio handler or coroutine on a runtime's own loop
 // thread would deadlock and throws tw::usage_error naming async_run instead.
 //
+// g++ 12: inside a coroutine, pass async_run a named callable
+// (`auto job = [s] {...}; co_await tw::async_run(rt, std::move(job), use_awaitable);`),
+// not a capturing lambda written in the co_await expression itself: g++ 12
+// destroys such a temporary twice (a compiler bug that plain Asio shows too,
+// chriskohlhoff/asio#1007). examples/host_service.cpp does it this way.
+//
 // Example:
 //   tw::tworoutine double_slowly = [](int x) { tw::sleep_for(100ms); return 2 * x; };
 //   int a = double_slowly(1);            // 2, synchronously
