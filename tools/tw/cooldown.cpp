@@ -68,14 +68,6 @@ struct cooldown_cli_options {
     bool json = false;
 };
 
-tw::clock::duration duration_flag(const std::string& flag, const std::string& text) {
-    try {
-        return std::chrono::duration_cast<tw::clock::duration>(tw::parse_duration(text));
-    } catch (const std::invalid_argument& e) {
-        throw CLI::ValidationError(flag, e.what());
-    }
-}
-
 std::string names_text(const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -96,10 +88,10 @@ void run_cooldown(const cooldown_cli_options& o) {
     co.tolerance = o.tolerance;
     co.ramp_rate = o.ramp;
     co.acknowledge_fault = o.acknowledge_fault;
-    co.hold = o.hold ? duration_flag("--hold", *o.hold) : (o.sim ? tw::clock::duration(1s) : co.hold);
-    co.poll = o.poll ? duration_flag("--poll", *o.poll) : (o.sim ? tw::clock::duration(100ms) : co.poll);
+    co.hold = o.hold ? duration_option("--hold", *o.hold) : (o.sim ? tw::clock::duration(1s) : co.hold);
+    co.poll = o.poll ? duration_option("--poll", *o.poll) : (o.sim ? tw::clock::duration(100ms) : co.poll);
     if (co.poll.count() <= 0) throw CLI::ValidationError("--poll", "must be more than 0");
-    auto deadline = duration_flag("--deadline", o.deadline);
+    auto deadline = duration_option("--deadline", o.deadline);
     if (deadline.count() == 0) deadline = tw::clock::duration::max();
     const auto timeout = timeout_option(o.timeout);
     const double setpoint = o.setpoint.value_or(10.0);

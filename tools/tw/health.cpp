@@ -64,12 +64,7 @@ std::string latency_text(const alg::board_health& h) {
 
 void run_health(const health_cli_options& o) {
     const auto timeout = timeout_option(o.timeout);
-    std::chrono::nanoseconds deadline{0};
-    try {
-        deadline = tw::parse_duration(o.deadline);
-    } catch (const std::invalid_argument& e) {
-        throw CLI::ValidationError("--deadline", e.what());
-    }
+    const auto deadline = duration_option("--deadline", o.deadline);
 
     // health reads no channel: 4 per simulated board keep start-up light.
     auto set = board_set::from_flags(o.boards, o.sim, std::nullopt, 4, false, o.faults);

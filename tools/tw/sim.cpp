@@ -9,6 +9,7 @@
 // (e.g. the file-descriptor limit) go to stderr.
 
 #include "commands.hpp"
+#include "verb_util.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -45,14 +46,6 @@ struct sim_options {
     std::string bind = "127.0.0.1";
     std::size_t threads = 1;
 };
-
-std::chrono::nanoseconds duration_option(const std::string& flag, const std::string& text) {
-    try {
-        return tw::parse_duration(text);
-    } catch (const std::invalid_argument& e) {
-        throw CLI::ValidationError(flag, e.what());
-    }
-}
 
 void run_sim(const sim_options& o) {
     tw::sim::config c;

@@ -30,6 +30,7 @@
 #include "board_set.hpp"
 #include "commands.hpp"
 #include "interrupt.hpp"
+#include "verb_util.hpp"
 #include "sweep_output.hpp"
 #include "tune_report.hpp"
 
@@ -49,6 +50,7 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#include <tw/algorithms/to_json.hpp>
 #include <tw/algorithms/tuning.hpp>
 #include <tw/duration.hpp>
 #include <tw/errors.hpp>
@@ -73,14 +75,6 @@ struct tune_options : board_flags {
     std::string plot_board;
     std::string only_failed;
 };
-
-std::chrono::nanoseconds duration_flag(const std::string& flag, const std::string& text) {
-    try {
-        return tw::parse_duration(text);
-    } catch (const std::invalid_argument& e) {
-        throw CLI::ValidationError(flag, e.what());
-    }
-}
 
 std::string iso8601(std::chrono::system_clock::time_point tp) {
     const std::time_t t = std::chrono::system_clock::to_time_t(tp);
@@ -156,12 +150,7 @@ json::object board_json(const board_entry& e, const alg::board_outcome& o) {
     b["elapsed_s"] = o.elapsed_s;
     json::array chans;
     if (o.result)
-        for (const auto& c : o.result->channels)
-            chans.push_back(json::object{{"channel", c.channel},
-                                         {"frequency", c.frequency},
-                                         {"amplitude", c.amplitude},
-                                         {"s21", c.s21},
-                                         {"verified", c.verified}});
+        for (const auto& c : o.result->channels) chans.push_back(alg::to_json(c));
     b["channels"] = std::move(chans);
     return b;
 }
@@ -177,9 +166,8 @@ void run_tune(const tune_options& o) {
     }
     if (!o.sim && o.seed) throw CLI::ValidationError("--seed", "only with --sim");
     if (!(o.amplitude > 0 && o.amplitude <= 1)) throw CLI::ValidationError("--amplitude", "must be in (0, 1]");
-    const auto deadline = duration_flag("--deadline", o.deadline);
-    const auto timeout = duration_flag("--timeout", o.timeout);
-    if (timeout.count() <= 0) throw CLI::ValidationError("--timeout", "must be more than 0");
+    const auto deadline = duration_option("--deadline", o.deadline);
+    const auto timeout = timeout_option(o.timeout);
 
     // The boards: --boards, --sim (started in-process), or a report's failures.
     board_set set;

@@ -17,15 +17,21 @@
 
 namespace tw::cli {
 
-// --timeout DUR -> nanoseconds; a bad duration is a usage error (exit 2).
-inline std::chrono::nanoseconds timeout_option(const std::string& text) {
+// A duration flag (--deadline DUR, --hold DUR, ...) -> nanoseconds; a bad
+// duration is a usage error (exit 2) naming the flag.
+inline std::chrono::nanoseconds duration_option(const std::string& flag, const std::string& text) {
     try {
-        auto d = tw::parse_duration(text);
-        if (d.count() == 0) throw std::invalid_argument("invalid duration '" + text + "': must be more than 0");
-        return d;
+        return tw::parse_duration(text);
     } catch (const std::invalid_argument& e) {
-        throw CLI::ValidationError("--timeout", e.what());
+        throw CLI::ValidationError(flag, e.what());
     }
+}
+
+// --timeout DUR: a duration_option that must be more than 0.
+inline std::chrono::nanoseconds timeout_option(const std::string& text) {
+    const auto d = duration_option("--timeout", text);
+    if (d.count() == 0) throw CLI::ValidationError("--timeout", "invalid duration '" + text + "': must be more than 0");
+    return d;
 }
 
 // An argument as JSON: `3`, `4.5e6`, `true`, `null`, `"text"`, `[1,2]`,
