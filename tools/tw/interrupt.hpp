@@ -43,7 +43,6 @@ bool run_interruptible(tw::runtime& rt, F&& work) {
             }
         });
         try {
-            job.wait();
             job.get();
         } catch (...) {
             if (!interrupted) error = std::current_exception();

@@ -14,6 +14,7 @@
 // Exit 1 if the board fails (unreachable, an error reply, a timeout); 2 for a
 // usage error, including a band outside the board's FMIN..FMAX.
 
+#include "board_set.hpp"
 #include "commands.hpp"
 #include "sweep_output.hpp"
 #include "verb_util.hpp"
@@ -29,7 +30,6 @@
 
 #include <tw/algorithms/tuning.hpp>
 #include <tw/runtime.hpp>
-#include <tw/sim/simulator.hpp>
 
 namespace tw::cli {
 
@@ -85,25 +85,12 @@ void run_sweep(const sweep_options& o) {
     if (o.points == 1) throw CLI::ValidationError("--points", "a sweep needs at least 2 points");
     const auto timeout = timeout_option(o.timeout);
 
-    std::optional<tw::runtime> sim_rt;
-    std::optional<tw::sim::simulator> sim;
+    // --board is one address, not a board list: only the simulated board goes through board_set.
+    board_set sim;
     std::string address = o.board;
     if (o.sim) {
-        tw::sim::config c;
-        c.boards = 1;
-        c.channels = o.channels;
-        c.scpi = 0;
-        c.modbus = 0;
-        c.seed = o.seed.value_or(1);
-        c.port = 0;
-        try {
-            tw::sim::validate(c);
-        } catch (const std::invalid_argument& e) {
-            throw CLI::ValidationError(e.what());
-        }
-        sim_rt.emplace(tw::runtime_options{.threads = 1, .name = "tw-sim"});
-        sim.emplace(c, *sim_rt);
-        address = sim->tuber_addresses().at(0);
+        sim = board_set::from_flags("", 1, o.seed, o.channels);
+        address = sim.boards.at(0).address;
     }
 
     // The band needs the board's FMIN/FMAX; a band outside them is the
@@ -137,7 +124,6 @@ void run_sweep(const sweep_options& o) {
                                              {.samples = o.samples});
         result.found = alg::find_resonances(result.sweep, find_for_step((fmax - fmin) / static_cast<double>(points - 1)));
     });
-    if (sim) sim->stop();
     if (usage_problem) throw CLI::ValidationError("sweep", *usage_problem);
 
     const auto& s = result.sweep;
