@@ -34,24 +34,13 @@ using tcp = boost::asio::ip::tcp;
 
 inline std::string drivers_dir() { return TW_DRIVERS_SCRIPTS_DIR; }
 
-class clients {
+class clients : public tw_sim_test::client_runtime {
 public:
-    explicit clients(std::size_t threads = 1) : rt_({.threads = threads, .name = "test-client"}) {}
+    using client_runtime::client_runtime;
     ~clients() {
-        EXPECT_EQ(rt_.counters().live_fibers, 0u) << rt_.dump_text();
-        EXPECT_TRUE(rt_.shutdown());
+        EXPECT_EQ(rt().counters().live_fibers, 0u) << rt().dump_text();
+        EXPECT_TRUE(rt().shutdown());
     }
-    template <class F>
-    auto call(F&& f) {
-        return rt_.run([&] {
-            tw::deadline_scope guard(k_guard);
-            return f();
-        });
-    }
-    tw::runtime& rt() { return rt_; }
-
-private:
-    tw::runtime rt_;
 };
 
 // /usr/bin/python3 tests/drivers/<script> [args]: waits for its "port N" line.

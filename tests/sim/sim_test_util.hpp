@@ -196,6 +196,7 @@ public:
 // The test's own client fibers, on a runtime of their own.
 class client_runtime {
 public:
+    explicit client_runtime(std::size_t threads = 1) : rt_({.threads = threads, .name = "test-client"}) {}
     template <class F>
     auto call(F&& f) {
         return rt_.run([&] {
@@ -206,7 +207,7 @@ public:
     tw::runtime& rt() { return rt_; }
 
 private:
-    tw::runtime rt_{{.threads = 1, .name = "test-client"}};
+    tw::runtime rt_;
 };
 
 // Connects on the calling fiber.
