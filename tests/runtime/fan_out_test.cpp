@@ -4,6 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <iterator>
+#include <memory>
+#include <numeric>
+#include <ranges>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -140,6 +145,67 @@ TEST_P(FanOut, WorksFromAPlainThread) {
     std::vector<std::string> names{"a", "bb", "ccc"};
     auto r = tw::fan_out(names, [](const std::string& s) { return s.size(); });
     EXPECT_EQ(r.values(), (std::vector<std::size_t>{1, 2, 3}));
+}
+
+// ---- ranges whose elements exist only during iteration ----------------------
+
+std::vector<int> zero_to(int n) {
+    std::vector<int> v(static_cast<std::size_t>(n));
+    std::iota(v.begin(), v.end(), 0);
+    return v;
+}
+
+TEST_P(FanOut, IotaElementsAreCopiedNotReadFromDeadTemporaries) {
+    auto r = on_fiber([] { return tw::fan_out(std::views::iota(0, 100), [](int i) { return i; }); });
+    EXPECT_EQ(r.values(), zero_to(100));
+}
+
+TEST_P(FanOut, TransformedElementsArePassedAsRvalues) {
+    std::vector<int> items = zero_to(50);
+    auto r = on_fiber([&] {
+        return tw::fan_out(items | std::views::transform([](int x) { return std::to_string(x); }),
+                           [](std::string&& s) { return std::stoi(s); });
+    });
+    EXPECT_EQ(r.values(), zero_to(50));
+}
+
+TEST_P(FanOut, MoveOnlyElementsFromATransformAreMovedIntoTheCalls) {
+    auto r = on_fiber([] {
+        return tw::fan_out(std::views::iota(0, 20) | std::views::transform([](int x) { return std::make_unique<int>(x); }),
+                           [](std::unique_ptr<int> p) { return *p; });
+    });
+    EXPECT_EQ(r.values(), zero_to(20));
+}
+
+TEST_P(FanOut, MoveIteratorsMoveTheElementsOut) {
+    std::vector<std::unique_ptr<int>> owned;
+    for (int i = 0; i < 20; ++i) owned.push_back(std::make_unique<int>(i));
+    auto r = on_fiber([&] {
+        auto moved = std::ranges::subrange(std::make_move_iterator(owned.begin()), std::make_move_iterator(owned.end()));
+        return tw::fan_out(moved, [](std::unique_ptr<int> p) { return *p; });
+    });
+    EXPECT_EQ(r.values(), zero_to(20));
+    for (auto& p : owned) EXPECT_EQ(p, nullptr) << "each element should have been moved into its call";
+}
+
+TEST_P(FanOut, SinglePassRangeElementsAreCopiedBeforeTheNextIsRead) {
+    // istream_view's reference is an lvalue, but into one cache that every
+    // increment overwrites: fan_out must copy it, not point at it.
+    std::istringstream in("3 1 4 1 5 9 2 6");
+    auto r = on_fiber([&] { return tw::fan_out(std::views::istream<int>(in), [](int x) { return x; }); });
+    EXPECT_EQ(r.values(), (std::vector<int>{3, 1, 4, 1, 5, 9, 2, 6}));
+}
+
+TEST_P(FanOut, LvalueElementsArePassedByReference) {
+    std::vector<int> items{1, 2, 3};
+    auto r = on_fiber([&] {
+        return tw::fan_out(items, [](int& x) {
+            x *= 10;
+            return &x;
+        });
+    });
+    EXPECT_EQ(items, (std::vector<int>{10, 20, 30}));
+    EXPECT_EQ(r.values(), (std::vector<int*>{&items[0], &items[1], &items[2]}));
 }
 
 TEST_P(FanOut, WhenAllReturnsEveryValue) {

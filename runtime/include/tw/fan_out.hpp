@@ -14,6 +14,14 @@
 // each; nothing is dropped. It nests (boards → channels) and can be called
 // from a plain thread (it then runs on the default runtime).
 //
+// Items: any input range. f sees the range's own elements when they are
+// objects that outlive the iteration — a forward range of lvalue references,
+// e.g. a std::vector — so f may take `T&` and change them. Otherwise (iota,
+// transform, move iterators, istream views) an element exists only while its
+// iterator points at it, so fan_out first moves or copies every element into
+// storage of its own and passes each to f as an rvalue: f takes `T`, `T&&` or
+// `const T&`.
+//
 // tw::when_all(f, g, ...) runs callables concurrently and returns a tuple
 // (void results become std::monostate); it rethrows the first failure after
 // all have finished. tw::when_any(f, g, ...) returns {index, value} of the
@@ -137,15 +145,46 @@ void join_all(Tasks& tasks) noexcept {
 }
 }  // namespace detail
 
-template <std::ranges::input_range Range, class F,
-          class T = std::invoke_result_t<F&, std::ranges::range_reference_t<Range>>>
+namespace detail {
+// Whether fan_out can point at the range's own elements: a forward range's
+// lvalue references stay valid after the iterator moves on. A prvalue (iota,
+// transform) dies with its full-expression, and an input range's reference
+// may name one cache that the next increment overwrites (istream views).
+template <class Range>
+inline constexpr bool fan_out_by_reference =
+    std::ranges::forward_range<Range> && std::is_lvalue_reference_v<std::ranges::range_reference_t<Range>>;
+
+// What f is called with: the element itself, or fan_out's own copy as an rvalue.
+template <class Range>
+using fan_out_arg_t = std::conditional_t<fan_out_by_reference<Range>, std::ranges::range_reference_t<Range>,
+                                         std::ranges::range_value_t<Range>&&>;
+}  // namespace detail
+
+template <std::ranges::input_range Range, class F, class T = std::invoke_result_t<F&, detail::fan_out_arg_t<Range>>>
 fan_out_result<T> fan_out(Range&& items, F f, fan_out_options opts = {}) {
-    using item_ref = std::ranges::range_reference_t<Range>;
     if (!detail::current_fiber()) return tw::run([&] { return fan_out(items, std::move(f), std::move(opts)); });
 
-    std::vector<std::remove_reference_t<item_ref>*> ptrs;
-    for (auto&& it : items) ptrs.push_back(std::addressof(it));
-    const std::size_t n = ptrs.size();
+    // Every element is read before the first call starts: the calls run
+    // concurrently, and an input range can only be walked once, in order.
+    constexpr bool by_reference = detail::fan_out_by_reference<Range>;
+    using element = std::conditional_t<by_reference, std::remove_reference_t<std::ranges::range_reference_t<Range>>*,
+                                       std::ranges::range_value_t<Range>>;
+    std::vector<element> elements;
+    if constexpr (std::ranges::sized_range<Range>) elements.reserve(static_cast<std::size_t>(std::ranges::size(items)));
+    for (auto&& it : items) {
+        if constexpr (by_reference)
+            elements.push_back(std::addressof(it));
+        else
+            elements.emplace_back(std::forward<decltype(it)>(it));  // moves prvalues and T&&, copies lvalues
+    }
+    // Each element is used by exactly one call, so moving it out is safe.
+    auto call = [&](std::size_t i) -> T {
+        if constexpr (by_reference)
+            return std::invoke(f, *elements[i]);
+        else
+            return std::invoke(f, std::move(elements[i]));
+    };
+    const std::size_t n = elements.size();
     fan_out_result<T> result;
     result.outcomes.resize(n);
     const auto until = opts.deadline >= clock::duration::max() / 2 ? clock::time_point::max() : clock::now() + opts.deadline;
@@ -179,7 +218,7 @@ fan_out_result<T> fan_out(Range&& items, F f, fan_out_options opts = {}) {
             tasks.push_back(spawn(spawn_options{opts.name + "[" + std::to_string(i) + "]", 0}, [&, i] {
                 {
                     deadline_scope d(until);
-                    result.outcomes[i].capture([&]() -> T { return f(*ptrs[i]); });
+                    result.outcomes[i].capture([&]() -> T { return call(i); });
                 }
                 finished(result.outcomes[i].ok());
                 slots.release();
