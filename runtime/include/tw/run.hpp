@@ -17,6 +17,13 @@
 //                              coroutines and host services.
 //   tw::tworoutine f = ...;    the seed's wrapper: f(x) is run, (~f)(x) is spawn.
 //
+// Arguments: tw::run blocks until f returns, so it passes f and its arguments
+// on by reference, as a plain call would: `void f(int&)` sees the caller's int.
+// tw::spawn (and async_run) may outlive the caller's statement, so like
+// std::thread it decay-copies f and every argument into the new fiber and
+// hands them to f as rvalues; pass std::ref(x) / std::cref(x) to share an
+// object instead, and keep it alive until the task is done.
+//
 // Errors: tw::run from an Asio handler or coroutine on a runtime's own loop
 // thread would deadlock and throws tw::usage_error naming async_run instead.
 //
@@ -32,6 +39,7 @@
 //   tw::task<int> b = (~double_slowly)(2);
 //   int c = b.get();                     // 4
 
+#include <concepts>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -53,7 +61,10 @@ template <class F, class... A>
 auto run(F&& f, A&&... a) -> std::invoke_result_t<F, A...> {
     if (detail::current_fiber()) return std::invoke(std::forward<F>(f), std::forward<A>(a)...);
     detail::check_blocking_allowed("tw::run");
-    return default_runtime().run(std::forward<F>(f), std::forward<A>(a)...);
+    // The fiber may refer to f and the arguments on this thread's stack: get()
+    // returns only once the fiber is done, and if get() itself throws, the
+    // task's destructor cancels the fiber and waits for it, uncancellably.
+    return default_runtime().spawn([&] { return std::invoke(std::forward<F>(f), std::forward<A>(a)...); }).get();
 }
 
 template <class F, class... A>
@@ -128,28 +139,56 @@ auto async_run(F f, Token&& token) {
 
 // The seed's wrapper: a plain blocking callable that can also be started
 // asynchronously.  f(args) == tw::run(f, args);  (~f)(args) == tw::spawn(f, args).
+//
+// f(args) calls the tworoutine's own callable, never a copy, so a mutable
+// callable keeps its state from call to call, and a move-only one works. It
+// is const when the callable can be called const.
+// (~f)(args) gives the new fiber its own copy of the callable when it can be
+// copied (the task may outlive the tworoutine). A move-only callable cannot
+// be copied: the fiber then calls the tworoutine's own one, so the tworoutine
+// must outlive its tasks (get() or destroy them first).
+//
+// Thread safety: like the callable's; a tworoutine whose callable has state
+// is used by one fiber or thread at a time.
+//
+// Example:
+//   tw::tworoutine next_id = [n = 0]() mutable { return ++n; };
+//   next_id();  // 1
+//   next_id();  // 2
 template <class F>
 class tworoutine {
 public:
     tworoutine(F f) : f_(std::move(f)) {}
 
     template <class... A>
+        requires std::invocable<F&, A...>
+    auto operator()(A&&... a) {
+        return tw::run(f_, std::forward<A>(a)...);
+    }
+    template <class... A>
+        requires std::invocable<const F&, A...>
     auto operator()(A&&... a) const {
         return tw::run(f_, std::forward<A>(a)...);
     }
 
+    // (~f): the asynchronous form of f (or of const f: then G is const F).
+    template <class G>
     class async_form {
     public:
-        explicit async_form(const F& f) : f_(&f) {}
+        explicit async_form(G& f) : f_(&f) {}
         template <class... A>
         auto operator()(A&&... a) const {
-            return tw::spawn(*f_, std::forward<A>(a)...);
+            if constexpr (std::is_copy_constructible_v<F>)
+                return tw::spawn(*f_, std::forward<A>(a)...);  // spawn copies the callable
+            else
+                return tw::spawn(std::ref(*f_), std::forward<A>(a)...);
         }
 
     private:
-        const F* f_;
+        G* f_;
     };
-    async_form operator~() const { return async_form(f_); }
+    async_form<F> operator~() { return async_form<F>(f_); }
+    async_form<const F> operator~() const { return async_form<const F>(f_); }
 
 private:
     F f_;

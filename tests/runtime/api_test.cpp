@@ -1,0 +1,127 @@
+// How the entry points of run.hpp take their callable and arguments: tw::run
+// blocks, so it passes them by reference; tw::spawn decay-copies them (std::ref
+// shares one); a tworoutine calls its own callable, so mutable and move-only
+// callables work. Each behaviour is checked from a plain thread (the default
+// runtime) and from a fiber, where tw::run takes different paths.
+//
+// The compile-time parts of the API (async_run rejecting a plain yield_context,
+// tw::task being [[nodiscard]], designated initializers of the option structs)
+// are CTest compile tests in compile/.
+#include <tw/run.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "fixture.hpp"
+
+namespace {
+
+using tw_test::k_guard;
+
+void set_to_two(int& x) { x = 2; }
+
+// ---- tw::run passes references; tw::spawn copies -----------------------------
+
+TEST(ApiMainThread, RunPassesAnArgumentByReference) {
+    tw_test::watchdog guard("tw::run from the main thread");
+    int v = 1;
+    tw::run(set_to_two, v);
+    EXPECT_EQ(v, 2);
+}
+
+TEST(ApiMainThread, RunCallsTheCallerCallableNotACopy) {
+    tw_test::watchdog guard("tw::run from the main thread");
+    auto counter = [n = 0]() mutable { return ++n; };
+    tw::run(counter);
+    EXPECT_EQ(tw::run(counter), 2) << "the second call should see the first call's increment";
+}
+
+TEST(ApiMainThread, RunTakesAMoveOnlyArgumentByRvalueReference) {
+    tw_test::watchdog guard("tw::run from the main thread");
+    auto p = std::make_unique<int>(7);
+    EXPECT_EQ(tw::run([](std::unique_ptr<int>&& q) { return *q; }, std::move(p)), 7);
+    EXPECT_NE(p, nullptr) << "binding to an rvalue reference must not move the argument";
+}
+
+TEST(ApiMainThread, SpawnSharesAnArgumentOnlyThroughStdRef) {
+    int shared = 1, copied = 1;
+    auto t = tw::spawn(
+        [](int& s, int c) {
+            s = 2;
+            return c;
+        },
+        std::ref(shared), copied);
+    ASSERT_TRUE(t.wait_for(k_guard));
+    EXPECT_EQ(t.get(), 1);
+    EXPECT_EQ(shared, 2);
+}
+
+class Api : public tw_test::runtime_fixture {};
+TW_RUNTIME_TEST_SUITE(Api);
+
+TEST_P(Api, RunOnAFiberPassesAnArgumentByReference) {
+    run_body([] {
+        int v = 1;
+        tw::run(set_to_two, v);
+        EXPECT_EQ(v, 2);
+    });
+}
+
+// ---- tworoutine: its own callable, mutable or move-only ----------------------
+
+TEST(ApiMainThread, TworoutineKeepsAMutableCallableStateAcrossCalls) {
+    tw_test::watchdog guard("tworoutine from the main thread");
+    tw::tworoutine next_id = [n = 0]() mutable { return ++n; };
+    EXPECT_EQ(next_id(), 1);
+    EXPECT_EQ(next_id(), 2);
+    EXPECT_EQ(next_id(), 3);
+}
+
+TEST(ApiMainThread, TworoutineWithAMoveOnlyCallableRunsSyncAndAsync) {
+    tw_test::watchdog guard("tworoutine from the main thread");
+    tw::tworoutine add_base = [base = std::make_unique<int>(40)](int x) { return *base + x; };
+    EXPECT_EQ(add_base(1), 41);
+    tw::task<int> t = (~add_base)(2);  // refers to add_base's callable, which outlives t
+    ASSERT_TRUE(t.wait_for(k_guard));
+    EXPECT_EQ(t.get(), 42);
+}
+
+TEST(ApiMainThread, TworoutineAsyncFormCopiesACopyableCallable) {
+    tw_test::watchdog guard("tworoutine from the main thread");
+    auto t = [] {
+        tw::tworoutine tag = [s = std::string("copied")] { return s; };
+        return (~tag)();  // the task outlives tag: it must own a copy
+    }();
+    ASSERT_TRUE(t.wait_for(k_guard));
+    EXPECT_EQ(t.get(), "copied");
+}
+
+TEST(ApiMainThread, TworoutineIsConstCallableOnlyWhenItsCallableIs) {
+    auto plain = [](int x) { return x; };
+    auto counter = [n = 0]() mutable { return ++n; };
+    static_assert(std::is_invocable_v<const tw::tworoutine<decltype(plain)>&, int>);
+    static_assert(std::is_invocable_v<tw::tworoutine<decltype(counter)>&>);
+    static_assert(!std::is_invocable_v<const tw::tworoutine<decltype(counter)>&>);
+    const tw::tworoutine<decltype(plain)> identity(plain);
+    tw_test::watchdog guard("tworoutine from the main thread");
+    EXPECT_EQ(identity(5), 5);
+    auto t = (~identity)(6);
+    ASSERT_TRUE(t.wait_for(k_guard));
+    EXPECT_EQ(t.get(), 6);
+}
+
+TEST_P(Api, TworoutineOnAFiberWithMutableAndMoveOnlyCallables) {
+    run_body([] {
+        tw::tworoutine next_id = [n = 0]() mutable { return ++n; };
+        EXPECT_EQ(next_id(), 1);
+        EXPECT_EQ(next_id(), 2);
+        tw::tworoutine add_base = [base = std::make_unique<int>(40)](int x) { return *base + x; };
+        EXPECT_EQ(add_base(1), 41);
+        EXPECT_EQ((~add_base)(2).get(), 42);
+    });
+}
+
+}  // namespace
