@@ -4,16 +4,25 @@
 // callables work. Each behaviour is checked from a plain thread (the default
 // runtime) and from a fiber, where tw::run takes different paths.
 //
-// The compile-time parts of the API (async_run rejecting a plain yield_context,
+// From a stackful coroutine, tw::async_run takes as_tuple(yield). The
+// compile-time parts of the API (async_run rejecting a plain yield_context,
 // tw::task being [[nodiscard]], designated initializers of the option structs)
 // are CTest compile tests in compile/.
 #include <tw/run.hpp>
 
 #include <functional>
+#include <future>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/spawn.hpp>
 
 #include "fixture.hpp"
 
@@ -122,6 +131,40 @@ TEST_P(Api, TworoutineOnAFiberWithMutableAndMoveOnlyCallables) {
         EXPECT_EQ(add_base(1), 41);
         EXPECT_EQ((~add_base)(2).get(), 42);
     });
+}
+
+// ---- async_run from a stackful coroutine: as_tuple(yield) -------------------
+
+class ApiAsyncRun : public tw_test::runtime_fixture {
+protected:
+    // async_run's fiber may still be ending after its handler ran.
+    void SetUp() override { allow_in_flight_detached(); }
+};
+TW_RUNTIME_TEST_SUITE(ApiAsyncRun);
+
+// async_run's static_assert sends every yield_context user here, void jobs
+// included (Boost 1.81's plain yield crashes on void(std::exception_ptr));
+// embedding_test.cpp has a job with a result.
+TEST_P(ApiAsyncRun, VoidJobWithAsTupleYieldGetsItsErrorAsATuple) {
+    auto& r = rt();
+    boost::asio::io_context host;
+    std::promise<std::string> result;
+    auto fut = result.get_future();
+    boost::asio::spawn(
+        host,
+        [&](boost::asio::yield_context yield) {
+            bool ran = false;
+            auto [ok] = tw::async_run(r, [&] { ran = true; }, boost::asio::as_tuple(yield));
+            auto [failed] = tw::async_run(r, [] { throw std::runtime_error("probe failed"); }, boost::asio::as_tuple(yield));
+            result.set_value(std::string(ran ? "ran" : "did not run") + ", " + (ok ? "error" : "no error") + ", " +
+                             (failed ? tw::describe(failed) : "no error"));
+        },
+        boost::asio::detached);
+    std::thread host_thread([&] { host.run(); });
+    if (tw_test::ready(fut, "spawn with as_tuple(yield)")) {
+        EXPECT_EQ(fut.get(), "ran, no error, probe failed");
+    }
+    host_thread.join();
 }
 
 }  // namespace

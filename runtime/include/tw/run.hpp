@@ -55,6 +55,13 @@
 
 #include <tw/runtime.hpp>
 
+namespace boost::asio {
+// Declared here only to recognise it as a token (see async_run): spawn.hpp
+// itself would pull Boost.Context's coroutine machinery into every user of run.hpp.
+template <typename Executor>
+class basic_yield_context;
+}  // namespace boost::asio
+
 namespace tw {
 
 template <class F, class... A>
@@ -86,11 +93,19 @@ template <>
 struct async_run_sig<void> {
     using type = void(std::exception_ptr);
 };
+
+template <class Token>
+inline constexpr bool is_yield_context = false;
+template <class Executor>
+inline constexpr bool is_yield_context<boost::asio::basic_yield_context<Executor>> = true;
 }  // namespace detail
 
 // Runs f on a fiber of rt and completes `token` with (exception_ptr, value).
 // Cancelling the operation through the token's cancellation slot cancels the
 // fiber. Never blocks the caller.
+//
+// A stackful coroutine passes boost::asio::as_tuple(yield), not yield itself:
+// see the overload below.
 template <class F, class Token>
 auto async_run(runtime& rt, F f, Token&& token) {
     using T = std::invoke_result_t<F&>;
@@ -130,6 +145,25 @@ auto async_run(runtime& rt, F f, Token&& token) {
             t.detach();  // errors are delivered to the handler, never lost
         },
         token, std::move(f));
+}
+
+// A plain yield_context (or yield[ec]) as the token: Boost 1.81's spawn
+// mishandles both of async_run's signatures (boost/asio/impl/spawn.hpp). For
+// void(std::exception_ptr, T) its handler assigns `&ex` to an exception_ptr
+// and does not compile, with errors from deep inside Asio; for
+// void(std::exception_ptr) it compiles, but tests the pointer to the
+// exception_ptr instead of the exception_ptr and so rethrows a null one even
+// on success, which crashes. This more constrained overload is chosen instead
+// of the one above, so the error the caller sees says what to write. (The
+// static_assert's condition must depend on Token so that only a call fires
+// it; here it is always false.)
+template <class F, class Token>
+    requires detail::is_yield_context<std::decay_t<Token>>
+void async_run(runtime&, F, Token&&) {
+    static_assert(!detail::is_yield_context<std::decay_t<Token>>,
+                  "tw::async_run: Boost 1.81's yield_context cannot receive async_run's std::exception_ptr; "
+                  "pass boost::asio::as_tuple(yield) and get back std::tuple<std::exception_ptr, T> "
+                  "(std::tuple<std::exception_ptr> for a void job)");
 }
 
 template <class F, class Token>
