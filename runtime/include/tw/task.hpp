@@ -7,6 +7,12 @@
 // detach() to let it run on, supervised by the runtime: an error it ends with
 // goes to the runtime's unhandled-error handler instead of being lost.
 //
+// [[nodiscard]]: a task dropped on the floor is a temporary destroyed at the
+// end of the statement, so `tw::spawn(f);` or `(~f)(x);` cancels f at its
+// first blocking call and waits there for it to unwind: nothing runs in the
+// background. Keep the task, get() it, or detach() it; `(void)` only silences
+// the warning, it still cancels.
+//
 // Thread safety: one task handle is used by one fiber or thread at a time;
 // cancel() may be called from anywhere.
 // Errors: get() rethrows the task's exception; waiting throws usage_error where
@@ -26,7 +32,7 @@
 namespace tw {
 
 template <class T>
-class task {
+class [[nodiscard]] task {
 public:
     task() noexcept = default;
     task(task&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
