@@ -65,10 +65,13 @@ struct fan_out_progress {
     std::size_t in_flight = 0;
 };
 
+// Every field has a default member initializer, so designated initializers
+// may name any subset ({.concurrency = 64}) without -Wextra's
+// missing-field-initializers warning.
 struct fan_out_options {
     std::size_t concurrency = 0;                            // 0: unlimited
     clock::duration deadline = clock::duration::max();      // for the whole fan-out
-    std::function<void(const fan_out_progress&)> progress;  // after each item
+    std::function<void(const fan_out_progress&)> progress{};  // after each item
     std::string name = "fan_out";                           // fibers are named NAME[i]
 };
 
