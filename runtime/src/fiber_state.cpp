@@ -47,17 +47,18 @@ void fiber_state::interrupt() noexcept {
     if ((defer_depth_ == 0 || timed_out_) && waiting_on_) waiting_on_->interrupt();
 }
 
-void fiber_state::cancel(const std::string& reason) noexcept {
-    if (!cancel_requested_.load(std::memory_order_acquire)) {
-        {
-            std::lock_guard lk(reason_mtx_);
-            try {
-                reason_ = reason;
-            } catch (...) {
-            }
-        }
-        cancel_requested_.store(true, std::memory_order_release);
+void fiber_state::request_cancel(const std::string& reason) noexcept {
+    std::lock_guard lk(reason_mtx_);
+    if (cancel_requested_.load(std::memory_order_acquire)) return;
+    try {
+        reason_ = reason;
+    } catch (...) {
     }
+    cancel_requested_.store(true, std::memory_order_release);
+}
+
+void fiber_state::cancel(const std::string& reason) noexcept {
+    request_cancel(reason);
     interrupt();
     for (auto& c : children_) c.cancel(reason);
 }
@@ -106,7 +107,9 @@ void yield_core::resume_parked() noexcept {
         // Boost.Fiber's own loop does), and the switch back returns here.
         sig.count_switch();
         sig.idle.store(false, std::memory_order_relaxed);
+        sig.running.store(fs, std::memory_order_relaxed);
         c->resume(sig.dispatcher);
+        sig.running.store(nullptr, std::memory_order_relaxed);
         sig.idle.store(true, std::memory_order_relaxed);
         // If it went on into a timed wait of Boost.Fiber's (its sleep
         // queue), only the dispatcher's loop arms a timer for it.
@@ -138,9 +141,17 @@ fiber_state& yield_fiber() {
 
 namespace tw {
 
+namespace {
+// A plain thread's deadline (deadline_scope outside a fiber): fibers that
+// tw::run or tw::spawn start from the thread inherit it.
+thread_local clock::time_point t_thread_deadline = clock::time_point::max();
+}  // namespace
+
 deadline_scope::deadline_scope(clock::time_point until) : fs_(detail::current_fiber()) {
     if (!fs_) {
-        saved_ = in_force_ = clock::time_point::max();
+        saved_ = t_thread_deadline;
+        in_force_ = std::min(saved_, until);
+        t_thread_deadline = in_force_;
         return;
     }
     saved_ = fs_->deadline();
@@ -149,7 +160,10 @@ deadline_scope::deadline_scope(clock::time_point until) : fs_(detail::current_fi
 }
 
 deadline_scope::~deadline_scope() {
-    if (fs_ && fs_->deadline() != saved_) fs_->set_deadline(saved_);
+    if (!fs_)
+        t_thread_deadline = saved_;
+    else if (fs_->deadline() != saved_)
+        fs_->set_deadline(saved_);
 }
 
 cancellation_shield::cancellation_shield() : fs_(detail::current_fiber()) {
@@ -162,13 +176,17 @@ cancellation_shield::~cancellation_shield() {
 
 clock::time_point current_deadline() noexcept {
     auto* fs = detail::current_fiber();
-    return fs ? fs->deadline() : clock::time_point::max();
+    return fs ? fs->deadline() : t_thread_deadline;
 }
 
 void sleep_until(clock::time_point tp) {
     auto* fs = detail::current_fiber();
     if (!fs) {
         detail::check_blocking_allowed("tw::sleep_until");
+        if (tp > t_thread_deadline) {
+            std::this_thread::sleep_until(t_thread_deadline);
+            throw timeout_error("deadline passed");
+        }
         std::this_thread::sleep_until(tp);
         return;
     }

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <future>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include <boost/fiber/operations.hpp>
@@ -185,47 +187,119 @@ bool runtime_impl::shutdown(const std::string& reason) {
         std::ostringstream os;
         os << "tw: runtime shutdown: fibers still running " << opts_.join_deadline.count()
            << " ms after cancellation; abandoning their threads:";
-        for (auto& s : snapshot()) os << "\n  '" << s.name << "' waiting on " << (s.wait_what ? s.wait_what : "nothing");
+        // A short look only: a blocked worker is named, not waited for.
+        auto snap = snapshot(k_shutdown_probe);
+        for (auto& s : snap.fibers) os << "\n  '" << s.name << "' waiting on " << (s.wait_what ? s.wait_what : "nothing");
+        for (auto& b : snap.blocked) os << "\n  " << b.text();
         warn(os.str());
         for (auto& w : workers_) (void)w.release();  // their threads keep using them
         return false;
     }
-    for (auto& w : workers_) w->stop_and_join(deadline);
+    // Every fiber is gone, so each thread ends as soon as its loop turns; a
+    // loop blocked in a handler past the deadline is abandoned, not waited for.
+    bool joined = true;
+    for (auto& w : workers_) {
+        if (!w->stop_and_join(std::max(deadline, clock::now() + k_shutdown_probe))) {
+            warn("tw: runtime shutdown: worker " + std::to_string(w->index()) +
+                 " did not stop by the join deadline (its loop is blocked); abandoning its thread");
+            (void)w.release();
+            joined = false;
+        }
+    }
     workers_.clear();
-    return true;
+    return joined;
 }
 
 void runtime_impl::watchdog_main() {
+    // Samples each worker's switch count. A count that has not moved for the
+    // threshold while a fiber is running means that fiber has held its thread
+    // that long without suspending (a computation, a std::mutex, a blocking
+    // vendor call): it is reported now, while it still blocks, by name.
     const auto threshold = opts_.slow_fiber_warning;
-    const auto tick = std::max<std::chrono::milliseconds>(threshold / 4, std::chrono::milliseconds(1));
-    std::vector<std::size_t> last(workers_.size(), ~std::size_t{0});
-    std::vector<clock::time_point> since(workers_.size(), clock::now());
-    std::vector<bool> flagged(workers_.size(), false);
+    const auto tick = std::clamp<std::chrono::milliseconds>(threshold / 4, std::chrono::milliseconds(1),
+                                                            std::chrono::milliseconds(250));
+    const std::size_t n = workers_.size();
+    std::vector<std::size_t> last(n, ~std::size_t{0});
+    std::vector<clock::time_point> since(n, clock::now());
+    std::vector<bool> reported(n, false);
     std::unique_lock lk(watchdog_mtx_);
     while (!watchdog_cv_.wait_for(lk, tick, [this] { return watchdog_stop_; })) {
         const auto now = clock::now();
-        for (std::size_t i = 0; i < workers_.size(); ++i) {
+        for (std::size_t i = 0; i < n; ++i) {
             auto& w = *workers_[i];
-            auto s = w.switches();
-            if (s != last[i] || w.sleeping() || w.live() == 0) {
+            const auto s = w.switches();
+            if (s != last[i] || !w.fiber_running()) {
                 last[i] = s;
                 since[i] = now;
-                flagged[i] = false;
+                if (reported[i]) w.set_blocked_since(clock::time_point::max());
+                reported[i] = false;
                 continue;
             }
             // Elapsed time, not a count of ticks: a watchdog thread that gets
             // the CPU late (a loaded machine, valgrind) must still see a long run.
-            if (!flagged[i] && now - since[i] >= threshold) {
-                w.flag_stall();  // named when it suspends
-                flagged[i] = true;
-            }
+            if (reported[i] || now - since[i] < threshold) continue;
+            auto running = w.describe_running(s);
+            if (!running || !running->any) continue;  // it switched just now
+            w.set_blocked_since(since[i]);
+            reported[i] = true;
+            warn("tw: " + blocked_worker{i, now - since[i], *running}.text() +
+                 ": it has run without suspending, so other fibers and I/O on its thread wait");
         }
     }
+}
+
+std::string blocked_worker::text() const {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", std::chrono::duration<double>(for_).count());
+    std::string where = !fiber.any           ? "its loop, outside any fiber (an Asio handler?)"
+                        : fiber.name.empty() ? "an unnamed fiber"
+                                             : "fiber '" + fiber.name + "'";
+    return "worker " + std::to_string(worker) + " blocked for " + secs + " s in " + where;
+}
+
+namespace {
+// A reply from a worker's loop that the asker may stop waiting for: it is
+// shared, so a worker that unblocks late writes into live memory, not into
+// the frame of a counters() call that has long returned.
+template <class T>
+struct probe {
+    std::mutex mtx;
+    std::condition_variable cv;
+    std::optional<T> value;
+    void set(T v) {
+        std::lock_guard lk(mtx);
+        value.emplace(std::move(v));
+        cv.notify_all();
+    }
+    bool wait_until(clock::time_point until) {
+        std::unique_lock lk(mtx);
+        return cv.wait_until(lk, until, [this] { return value.has_value(); });
+    }
+};
+}  // namespace
+
+blocked_worker runtime_impl::describe_unanswered(worker& w, std::size_t switches_seen, clock::time_point asked) const {
+    auto since = w.blocked_since();
+    if (since == clock::time_point::max() || since > asked) since = asked;
+    auto running = w.describe_running(switches_seen);
+    return blocked_worker{w.index(), clock::now() - since, running ? *running : worker::running_fiber{}};
+}
+
+clock::time_point runtime_impl::probe_until(const worker& w, clock::duration wait) const {
+    // A worker the watchdog already knows is blocked is not waited for at all.
+    return w.blocked_since() != clock::time_point::max() ? clock::now() : clock::now() + wait;
 }
 
 runtime_counters runtime_impl::counters() const {
     runtime_counters c;
     c.workers = workers_.size();
+    struct asked {
+        worker* w;
+        std::size_t switches;
+        clock::time_point sent;
+        std::shared_ptr<probe<clock::time_point>> p;
+    };
+    std::vector<asked> probes;
     for (auto& w : workers_) {
         c.live_fibers += w->live();
         c.switches += w->switches();
@@ -233,37 +307,51 @@ runtime_counters runtime_impl::counters() const {
         c.pooled_stacks += w->pooled_stacks();
         c.guarded_stacks += w->guarded_stacks();
         if (w->on_this_thread()) continue;
-        std::promise<clock::time_point> ran;
-        auto fut = ran.get_future();
-        const auto sent = clock::now();
-        w->post([&ran] { ran.set_value(clock::now()); });
-        if (fut.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
-            c.loop_lag = std::max(c.loop_lag, std::chrono::duration_cast<std::chrono::microseconds>(fut.get() - sent));
+        // All probes go out at once, so one blocked worker costs one wait.
+        auto p = std::make_shared<probe<clock::time_point>>();
+        asked a{w.get(), w->switches(), clock::now(), p};
+        w->post([p] { p->set(clock::now()); });
+        probes.push_back(std::move(a));
+    }
+    for (auto& a : probes) {
+        if (a.p->wait_until(probe_until(*a.w, k_probe_wait))) {
+            c.loop_lag = std::max(c.loop_lag, std::chrono::duration_cast<std::chrono::microseconds>(*a.p->value - a.sent));
         } else {
-            c.loop_lag = std::max<std::chrono::microseconds>(c.loop_lag, std::chrono::seconds(5));
+            c.loop_lag = std::max(c.loop_lag, std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - a.sent));
+            c.blocked.push_back(describe_unanswered(*a.w, a.switches, a.sent).text());
         }
     }
     return c;
 }
 
-std::vector<fiber_snapshot> runtime_impl::snapshot() const {
-    std::vector<fiber_snapshot> out;
+runtime_impl::snapshot_result runtime_impl::snapshot(clock::duration wait) const {
+    snapshot_result out;
+    struct asked {
+        worker* w;
+        std::size_t switches;
+        clock::time_point sent;
+        std::shared_ptr<probe<std::vector<fiber_snapshot>>> p;
+    };
+    std::vector<asked> probes;
     for (auto& w : workers_) {
         if (w->on_this_thread()) {
-            w->collect(out);
+            w->collect(out.fibers);
             continue;
         }
-        std::promise<std::vector<fiber_snapshot>> p;
-        auto fut = p.get_future();
-        w->post([&p, w = w.get()] {
+        auto p = std::make_shared<probe<std::vector<fiber_snapshot>>>();
+        asked a{w.get(), w->switches(), clock::now(), p};
+        w->post([p, w = w.get()] {
             std::vector<fiber_snapshot> v;
             w->collect(v);
-            p.set_value(std::move(v));
+            p->set(std::move(v));
         });
-        if (fut.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
-            auto v = fut.get();
-            out.insert(out.end(), v.begin(), v.end());
-        }
+        probes.push_back(std::move(a));
+    }
+    for (auto& a : probes) {
+        if (a.p->wait_until(probe_until(*a.w, wait)))
+            out.fibers.insert(out.fibers.end(), a.p->value->begin(), a.p->value->end());
+        else
+            out.blocked.push_back(describe_unanswered(*a.w, a.switches, a.sent));
     }
     return out;
 }
@@ -282,6 +370,13 @@ runtime::runtime(boost::asio::io_context& host, runtime_options options)
 }
 
 runtime::~runtime() {
+    // std::exit() on one of a runtime's fibers runs static destructors on
+    // that fiber: no runtime can be shut down from there (its loop never
+    // turns again), and the process is ending anyway.
+    if (detail::exiting_inside_loop()) {
+        (void)impl_.release();
+        return;
+    }
     try {
         if (!impl_->shutdown("runtime destroyed")) (void)impl_.release();  // stragglers still use it
     } catch (const std::exception& e) {
@@ -299,7 +394,8 @@ std::vector<fiber_info> runtime::dump() const {
     const auto now = clock::now();
     using std::chrono::duration_cast;
     using ms = std::chrono::milliseconds;
-    for (auto& s : impl_->snapshot()) {
+    auto snap = impl_->snapshot(detail::runtime_impl::k_probe_wait);
+    for (auto& s : snap.fibers) {
         fiber_info f;
         f.name = s.name;
         f.worker = s.worker;
@@ -313,6 +409,15 @@ std::vector<fiber_info> runtime::dump() const {
         f.cancel_requested = s.cancel_requested;
         out.push_back(std::move(f));
     }
+    // A blocked worker cannot list its fibers; the one holding it is shown.
+    for (auto& b : snap.blocked) {
+        fiber_info f;
+        f.name = b.fiber.any ? b.fiber.name : "(no fiber: the worker's loop itself)";
+        f.worker = b.worker;
+        f.state = "blocked";
+        f.blocked_for = duration_cast<ms>(b.for_);
+        out.push_back(std::move(f));
+    }
     return out;
 }
 
@@ -322,6 +427,10 @@ std::string runtime::dump_text() const {
     os << fibers.size() << " fiber(s)\n";
     for (auto& f : fibers) {
         os << "  [" << f.worker << "] '" << (f.name.empty() ? "(unnamed)" : f.name) << "' " << f.state;
+        if (f.state == "blocked") {
+            os << " its thread for " << f.blocked_for.count() << " ms without suspending\n";
+            continue;
+        }
         if (!f.waiting_on.empty()) os << " on " << f.waiting_on << " for " << f.waiting_for.count() << " ms";
         os << ", age " << f.age.count() << " ms";
         if (f.deadline_in) os << ", deadline in " << f.deadline_in->count() << " ms";
@@ -339,8 +448,30 @@ boost::asio::io_context::executor_type runtime::executor(std::size_t worker) con
 std::size_t runtime::workers() const { return impl_->worker_count(); }
 const runtime_options& runtime::options() const { return impl_->options(); }
 
+namespace {
+std::mutex g_default_mtx;
+std::optional<runtime_options> g_default_options;
+bool g_default_created = false;
+
+runtime_options take_default_options() {
+    std::lock_guard lk(g_default_mtx);
+    g_default_created = true;
+    runtime_options o = g_default_options.value_or(runtime_options{});
+    if (o.name == runtime_options{}.name) o.name = "tw-default";
+    return o;
+}
+}  // namespace
+
+void configure_default_runtime(runtime_options options) {
+    std::lock_guard lk(g_default_mtx);
+    if (g_default_created)
+        throw usage_error("tw::configure_default_runtime called after the default runtime was created (by the first "
+                          "tw::run or tw::spawn from a plain thread): call it first thing in main()");
+    g_default_options = std::move(options);
+}
+
 runtime& default_runtime() {
-    static runtime rt(runtime_options{.name = "tw-default"});
+    static runtime rt(take_default_options());
     return rt;
 }
 

@@ -16,6 +16,15 @@
 
 namespace tw::detail {
 
+// A worker whose loop did not answer: who holds it, for how long.
+struct blocked_worker {
+    std::size_t worker = 0;
+    clock::duration for_{};
+    worker::running_fiber fiber;
+    // "worker 0 blocked for 5.0 s in fiber 'x'"
+    std::string text() const;
+};
+
 class runtime_impl {
 public:
     runtime_impl(runtime_options opts, boost::asio::io_context* host);
@@ -28,7 +37,6 @@ public:
     worker& worker_at(std::size_t i) const noexcept { return *workers_[i]; }
     std::size_t worker_count() const noexcept { return workers_.size(); }
     const runtime_options& options() const noexcept { return opts_; }
-    bool guest() const noexcept { return host_ != nullptr; }
 
     void warn(std::string_view msg) const noexcept;
     void unhandled(std::string_view fiber, std::exception_ptr e) const noexcept;
@@ -40,11 +48,22 @@ public:
     runtime* self() const noexcept { return self_; }
     void set_self(runtime* r) noexcept { self_ = r; }
 
+    // How long counters() and dump() wait for a worker's loop to answer
+    // before they report it blocked; shutdown's look at stragglers is shorter.
+    static constexpr std::chrono::milliseconds k_probe_wait{1000};
+    static constexpr std::chrono::milliseconds k_shutdown_probe{100};
+
     runtime_counters counters() const;
-    std::vector<fiber_snapshot> snapshot() const;
+    struct snapshot_result {
+        std::vector<fiber_snapshot> fibers;
+        std::vector<blocked_worker> blocked;  // workers that did not answer within `wait`
+    };
+    snapshot_result snapshot(clock::duration wait) const;
 
 private:
     void watchdog_main();
+    blocked_worker describe_unanswered(worker& w, std::size_t switches_seen, clock::time_point asked) const;
+    clock::time_point probe_until(const worker& w, clock::duration wait) const;
 
     runtime* self_ = nullptr;
     runtime_options opts_;
@@ -62,6 +81,9 @@ private:
 };
 
 void set_current_worker(worker* w) noexcept;
+// True once std::exit() runs inside a worker's loop (see exit_guard in
+// worker.cpp): runtimes destroyed from then on are left to the ending process.
+bool exiting_inside_loop() noexcept;
 void install_overflow_handler() noexcept;
 void* enable_alt_stack();          // per thread; returns memory to free
 void disable_alt_stack(void* mem) noexcept;

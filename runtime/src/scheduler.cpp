@@ -31,7 +31,6 @@ boost::fibers::context* io_scheduler::pick_next() noexcept {
         // (without blocking, since fibers are ready) before anyone else runs.
         return nullptr;
     }
-    if (w_.stall_flag_.load(std::memory_order_relaxed)) w_.report_stall(boost::fibers::context::active());
     auto* ctx = &rqueue_.front();
     rqueue_.pop_front();
     --ready_count_;
@@ -39,6 +38,7 @@ boost::fibers::context* io_scheduler::pick_next() noexcept {
     // Only this thread writes the counters; relaxed stores keep them cheap
     // while other threads may read them for counters() and the watchdog.
     w_.signals_.count_switch();
+    w_.signals_.running.store(static_cast<fiber_state*>(ctx->get_properties()), std::memory_order_relaxed);
     w_.ready_.store(ready_count_, std::memory_order_relaxed);
     return ctx;
 }

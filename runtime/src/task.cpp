@@ -75,14 +75,26 @@ bool task_base::wait_until(clock::time_point until) {
 
 void task_base::cancel(std::string reason) noexcept {
     if (done() || !home_) return;
-    auto here = [this](const std::string& r) {
+    // Raise the flag now, whatever the thread: a fiber that computes without
+    // ever suspending (a loop calling check_cancelled) must see it without
+    // waiting for its worker's loop to run the interrupt posted below. mtx_
+    // keeps the fiber_state alive meanwhile (fiber_exited takes it too).
+    {
+        spinlock_lock lk(mtx_);
         if (done()) return;
         if (fiber_alive_) {
-            fs().cancel(r);
-        } else {
+            fs().request_cancel(reason);
+        } else if (!pending_cancel_) {
             pending_cancel_ = true;
-            pending_reason_ = r;
+            try {
+                pending_reason_ = reason;
+            } catch (...) {
+            }
         }
+    }
+    // The wait it is parked on, and its children, live on its home thread.
+    auto here = [this](const std::string& r) {
+        if (!done() && fiber_alive_) fs().cancel(r);
     };
     if (home_->on_this_thread()) {
         here(reason);
@@ -160,6 +172,7 @@ void launch(runtime_impl& rt, task_base* t, spawn_params params) {
         return;
     }
     fiber_state* parent = current_fiber();
+    if (!parent) params.deadline = current_deadline();  // a plain thread's deadline_scope
     worker* w = nullptr;
     if (parent && &parent->home().rt() == &rt)
         w = &parent->home();

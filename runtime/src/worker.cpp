@@ -11,11 +11,52 @@
 #include <boost/fiber/operations.hpp>
 #include <boost/fiber/policy.hpp>
 
+#include <tw/errors.hpp>
+
 #include "runtime_impl.hpp"
+
+#if TW_STATIC_BOOST
+// Boost.Fiber keeps each thread's scheduler alive with a thread_local Schwarz
+// counter (context_initializer, src/context.cpp) whose destructor tears the
+// scheduler down assuming it runs on the thread's main context. The class is
+// not in Boost's headers; its counter is a plain global of the static library,
+// declared here to reach it (see exit_guard).
+namespace boost::fibers {
+struct context_initializer {
+    static thread_local std::size_t counter_;
+};
+}  // namespace boost::fibers
+#endif
 
 namespace tw::detail {
 
 namespace {
+std::atomic<bool> g_exit_inside_loop{false};
+
+// std::exit() called on a fiber (or in a handler) of a worker's thread runs
+// that thread's thread_local destructors right there, on the fiber's stack.
+// Boost.Fiber's would then join its dispatcher, which waits for every fiber
+// of the thread, the exiting one included: the process hangs forever. This
+// guard is constructed after Boost's (install() calls context::active()
+// first), so it is destroyed before it; finding the thread still inside its
+// loop, it marks the process as exiting (so no runtime destructor waits for a
+// loop that will never turn again) and keeps Boost's destructor from running
+// the teardown: the process is ending, and the scheduler goes with it.
+struct exit_guard {
+    ~exit_guard() {
+        if (boost::fibers::context::active()->is_context(boost::fibers::type::main_context)) return;  // a normal thread end
+        g_exit_inside_loop.store(true);
+#if TW_STATIC_BOOST
+        ++boost::fibers::context_initializer::counter_;
+#endif
+    }
+};
+
+void arm_exit_guard() {
+    static thread_local exit_guard guard;
+    (void)guard;
+}
+
 // Hands Boost.Fiber a stack the pool already gave us; takes it back the same way.
 struct pooled_stack {
     stack_pool* pool;
@@ -50,12 +91,16 @@ worker::~worker() {
 void wake_dispatcher(worker& w) noexcept { w.wake_dispatcher(); }
 
 void worker::install() {
+    host_thread_ = std::this_thread::get_id();
     set_current_worker(this);
     auto algo = new io_scheduler(*this);
     algo_ = algo;
     boost::fibers::context::active()->get_scheduler()->set_algo(boost::fibers::algo::algorithm::ptr_t(algo));
     main_ctx_ = boost::fibers::context::active();
+    arm_exit_guard();
 }
+
+bool exiting_inside_loop() noexcept { return g_exit_inside_loop.load(); }
 
 void worker::uninstall() noexcept {
     boost::fibers::use_scheduling_algorithm<boost::fibers::algo::round_robin>();
@@ -78,6 +123,9 @@ void worker::start() {
         started.set_value();
         thread_main();
         disable_alt_stack(alt);
+        std::lock_guard lk(exited_mtx_);
+        exited_ = true;
+        exited_cv_.notify_all();
     });
     ready.get();
 }
@@ -90,7 +138,7 @@ void worker::thread_main() {
     set_current_worker(nullptr);
 }
 
-bool worker::stop_and_join(std::chrono::steady_clock::time_point) {
+bool worker::stop_and_join(std::chrono::steady_clock::time_point deadline) {
     if (guest_) {
         // Finished fibers are freed by the dispatcher on its next pass, and
         // their stacks go back to our pool: let it pass before the pool goes.
@@ -105,6 +153,13 @@ bool worker::stop_and_join(std::chrono::steady_clock::time_point) {
         stop_main_ = true;
         boost::fibers::context::active()->schedule(main_ctx_);
     });
+    {
+        std::unique_lock lk(exited_mtx_);
+        if (!exited_cv_.wait_until(lk, deadline, [this] { return exited_; })) {
+            thread_.detach();
+            return false;
+        }
+    }
     if (thread_.joinable()) thread_.join();
     return true;
 }
@@ -128,22 +183,26 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
     fs->canary = !blk.guarded;
     fs->started = fiber_state::coarse_now();
     t->home_ = this;
-    t->fiber_alive_ = true;
     fibers_.push_back(*fs);
+    fs->deadline_ = p.deadline;
     if (parent && p.child) {
         fs->parent_ = parent;
         parent->children_.push_back(*fs);
-        fs->deadline_ = parent->deadline_;
+        fs->deadline_ = std::min(p.deadline, parent->deadline_);
         if (parent->cancel_requested() && parent->defer_depth_ == 0) {
             std::lock_guard lk(parent->reason_mtx_);
             fs->reason_ = parent->reason_;
             fs->cancel_requested_.store(true, std::memory_order_release);
         }
     }
-    if (t->pending_cancel_ || rt_.stopping()) {
-        fs->reason_ = t->pending_cancel_ ? t->pending_reason_ : std::string("runtime shutting down");
-        fs->cancel_requested_.store(true, std::memory_order_release);
+    {
+        // From here cancel() from any thread raises the fiber's own flag; a
+        // cancel that came before the fiber existed is taken over.
+        spinlock_lock lk(t->mtx_);
+        t->fiber_alive_ = true;
+        if (t->pending_cancel_) fs->request_cancel(t->pending_reason_);
     }
+    if (rt_.stopping()) fs->request_cancel("runtime shutting down");
     guarded_.store(stacks_->guarded_in_use(), std::memory_order_relaxed);
     auto* active = boost::fibers::context::active();
     active->attach(ctx.get());
@@ -153,7 +212,9 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
         // a fiber, instead of waking Boost.Fiber's loop to pick it.
         signals_.count_switch();
         signals_.idle.store(false, std::memory_order_relaxed);
+        signals_.running.store(fs, std::memory_order_relaxed);
         ctx->resume(signals_.dispatcher);
+        signals_.running.store(nullptr, std::memory_order_relaxed);
         signals_.idle.store(true, std::memory_order_relaxed);
         if (ctx->sleep_is_linked()) wake_dispatcher();  // see yield_core::finish
     } else {
@@ -175,7 +236,14 @@ void worker::fiber_exited(fiber_state& fs) noexcept {
                      fs.name().c_str(), fs.stack_size);
         std::abort();
     }
-    fs.task().fiber_alive_ = false;
+    {
+        // After this no other thread touches fs: cancel() checks fiber_alive_
+        // under the task's lock, the watchdog reads `running` under ours.
+        std::lock_guard exit_lk(exit_mtx_);
+        spinlock_lock lk(fs.task().mtx_);
+        fs.task().fiber_alive_ = false;
+        signals_.running.store(nullptr, std::memory_order_relaxed);
+    }
     wake_dispatcher();  // it frees finished fibers (and their stacks)
     if (live_.fetch_sub(1, std::memory_order_acq_rel) == 1) rt_.fiber_count_changed();
 }
@@ -205,11 +273,17 @@ void worker::arm_timer(clock::time_point tp) noexcept {
     if (!timer_) timer_.emplace(io_);
     armed_at_ = tp;
     timer_->expires_at(tp);
-    timer_->async_wait([this](const boost::system::error_code& ec) {
-        if (ec) return;  // re-armed or destroyed
+    auto fired = [this] {
         armed_at_ = clock::time_point::max();
         wake_dispatcher();  // it moves sleeping fibers that are due to ready
         on_timer();
+    };
+    timer_->async_wait([this, fired](const boost::system::error_code& ec) {
+        if (ec) return;  // re-armed or destroyed
+        if (guest_)
+            guest_handler<decltype(fired)>{this, fired}();
+        else
+            fired();
     });
 }
 
@@ -242,9 +316,17 @@ void worker::on_timer() noexcept {
     if (guest_) request_pump();  // sleeping fibers are moved by the dispatcher
 }
 
+void worker::wrong_host_thread() const {
+    throw usage_error("tw: a guest runtime runs its fibers on the one thread that created it, but its host's "
+                      "io_context is being run by another thread as well: a guest needs a host io_context run by "
+                      "exactly one thread, the one that constructed the runtime. With several host threads, use an "
+                      "owned runtime (tw::runtime rt({.threads = N})) and call it with tw::async_run from the host's "
+                      "handlers.");
+}
+
 void worker::request_pump() noexcept {
     if (!pump_posted_.exchange(true, std::memory_order_acq_rel))
-        boost::asio::post(io_, [this] { guest_pump(); });
+        post([this] { guest_pump(); });
 }
 
 void worker::guest_pump() noexcept {
@@ -254,24 +336,19 @@ void worker::guest_pump() noexcept {
     // then the host's next handler does.
     pump_posted_.store(false, std::memory_order_release);
     if (!algo_) return;
-    in_pump_ = true;
-    {
-        eh_stash eh;  // the host's handler may itself be inside a catch block
-        boost::this_fiber::yield();
-    }
-    in_pump_ = false;
+    eh_stash eh;  // the host's handler may itself be inside a catch block
+    boost::this_fiber::yield();
 }
 
-void worker::report_stall(boost::fibers::context* ctx) noexcept {
-    stall_flag_.store(false, std::memory_order_relaxed);
-    auto* fs = static_cast<fiber_state*>(ctx->get_properties());
-    try {
-        rt_.warn("tw: fiber '" + (fs ? (fs->name().empty() ? std::string("(unnamed)") : fs->name()) : std::string("(not a tw fiber)")) +
-                 "' on worker " + std::to_string(index_) + " ran for more than " +
-                 std::to_string(rt_.options().slow_fiber_warning.count()) +
-                 " ms without suspending; other fibers and I/O on its thread waited");
-    } catch (...) {
-    }
+std::optional<worker::running_fiber> worker::describe_running(std::size_t switches_seen) const {
+    std::lock_guard lk(exit_mtx_);
+    // Under exit_mtx_ the fiber in `running` cannot finish exiting; checking
+    // the switch count again after taking the lock makes sure it is still the
+    // one that has been running all along.
+    if (switches() != switches_seen) return std::nullopt;
+    auto* fs = signals_.running.load(std::memory_order_relaxed);
+    if (!fs) return running_fiber{};
+    return running_fiber{true, fs->name()};
 }
 
 void worker::collect(std::vector<fiber_snapshot>& out) const {

@@ -77,6 +77,20 @@ private:
     bool guest_flag_ = false;
 };
 
+// A guest's fibers live in the Boost.Fiber scheduler of the one host thread
+// that installed it; a handler of theirs run by another thread (a host
+// io_context run by several threads) would resume them on that thread's
+// scheduler and corrupt both, or hang. So a guest's handler that finds itself
+// on another thread re-posts itself for the right one and throws
+// usage_error, which leaves that thread's io_context::run() with the message:
+// failing loudly instead of hanging silently.
+template <class F>
+struct guest_handler {
+    worker* w;
+    F f;
+    void operator()();
+};
+
 class worker {
 public:
     worker(runtime_impl& rt, std::size_t index, boost::asio::io_context* host);
@@ -87,14 +101,24 @@ public:
     // Owned: start the thread and wait until it runs. Guest: install the
     // scheduler on the calling (host) thread.
     void start();
-    // Ask the thread to finish once its fibers are gone; join it (owned).
-    // Returns false if it had to be abandoned.
+    // Ask the thread to finish once its fibers are gone; join it (owned) if
+    // it ends by `deadline`, else detach it and return false: the thread still
+    // uses this worker, which the caller must then leak.
     bool stop_and_join(std::chrono::steady_clock::time_point deadline);
 
+    // Runs f as a handler of the worker's loop. A guest's handlers check that
+    // the host runs its loop on the guest's thread (see guest_handler).
     template <class F>
     void post(F&& f) {
-        boost::asio::post(io_, std::forward<F>(f));
+        if (guest_)
+            boost::asio::post(io_, guest_handler<std::decay_t<F>>{this, std::forward<F>(f)});
+        else
+            boost::asio::post(io_, std::forward<F>(f));
     }
+    // Guest: whether the calling thread is the one the guest was installed on.
+    bool on_host_thread() const noexcept { return std::this_thread::get_id() == host_thread_; }
+    // Guest, on a wrong thread: throws the usage_error that says so.
+    [[noreturn]] void wrong_host_thread() const;
     bool on_this_thread() const noexcept { return current_worker() == this; }
     boost::asio::io_context& io() noexcept { return io_; }
     runtime_impl& rt() noexcept { return rt_; }
@@ -126,7 +150,22 @@ public:
     stack_pool& stacks() noexcept { return *stacks_; }
     std::size_t pooled_stacks() const noexcept { return stacks_ ? stacks_->pooled() : 0; }
     std::size_t guarded_stacks() const noexcept { return guarded_.load(std::memory_order_relaxed); }
-    void flag_stall() noexcept { stall_flag_.store(true, std::memory_order_relaxed); }
+    // Any thread: whether a fiber runs now (a hint; the watchdog confirms with
+    // describe_running).
+    bool fiber_running() const noexcept { return signals_.running.load(std::memory_order_relaxed) != nullptr; }
+    // Any thread: what this worker's thread runs now, or nullopt if it has
+    // switched since `switches_seen` was read.
+    struct running_fiber {
+        bool any = false;  // false: no fiber (the scheduler, or an Asio handler)
+        std::string name;
+    };
+    std::optional<running_fiber> describe_running(std::size_t switches_seen) const;
+    // Watchdog thread: since when the worker's loop has not turned, if it is
+    // blocked past the watchdog's threshold (time_point::max(): it is not).
+    void set_blocked_since(clock::time_point tp) noexcept { blocked_since_.store(tp.time_since_epoch().count(), std::memory_order_relaxed); }
+    clock::time_point blocked_since() const noexcept {
+        return clock::time_point(clock::duration(blocked_since_.load(std::memory_order_relaxed)));
+    }
 
 private:
     friend class io_scheduler;
@@ -136,7 +175,6 @@ private:
     void on_timer() noexcept;
     void guest_pump() noexcept;
     void request_pump() noexcept;
-    void report_stall(boost::fibers::context* ctx) noexcept;
 
     runtime_impl& rt_;
     std::size_t index_;
@@ -147,12 +185,15 @@ private:
     std::optional<boost::asio::steady_timer> timer_;
     clock::time_point armed_at_ = clock::time_point::max();
     std::thread thread_;
+    std::mutex exited_mtx_;  // owned: the thread signals its end for stop_and_join
+    std::condition_variable exited_cv_;
+    bool exited_ = false;
     boost::fibers::context* main_ctx_ = nullptr;
     bool stop_main_ = false;
     io_scheduler* algo_ = nullptr;
     std::optional<stack_pool> stacks_;
     std::atomic<bool> pump_posted_{false};
-    bool in_pump_ = false;
+    mutable std::mutex exit_mtx_;  // a fiber's exit against the watchdog reading its name
 
     boost::intrusive::list<fiber_state, boost::intrusive::base_hook<list_hook>, boost::intrusive::constant_time_size<false>> fibers_;
     // Fibers that waited under a deadline, unsorted: a fiber is linked at its
@@ -170,8 +211,19 @@ private:
     std::atomic<std::size_t> ready_{0};
     std::atomic<std::size_t> guarded_{0};
     bool in_run_ = false;  // home thread: inside io_scheduler::suspend_until's io_context::run()
-    std::atomic<bool> stall_flag_{false};
+    std::thread::id host_thread_;  // guest: the thread that runs the host's loop
+    std::atomic<clock::rep> blocked_since_{clock::time_point::max().time_since_epoch().count()};
 };
+
+template <class F>
+void guest_handler<F>::operator()() {
+    if (!w->on_host_thread()) {
+        worker* home = w;
+        boost::asio::post(home->io(), std::move(*this));
+        home->wrong_host_thread();
+    }
+    f();
+}
 
 // What dump() reports of one fiber, captured on its home thread.
 struct fiber_snapshot {

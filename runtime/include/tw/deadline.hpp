@@ -9,7 +9,10 @@
 // cleanup code that must finish: a deadline_scope inside the shield still
 // applies, so cleanup cannot hang either.
 //
-// Thread safety: these act on the calling fiber only.
+// On a plain thread a deadline_scope sets the thread's deadline: fibers that
+// tw::run and tw::spawn start from it inherit it, and tw::sleep_for obeys it.
+//
+// Thread safety: these act on the calling fiber (or plain thread) only.
 //
 // Example:
 //   tw::deadline_scope d(2s);          // everything below must finish within 2 s
@@ -42,7 +45,7 @@ public:
 
     // The deadline this scope put in force: the earlier of its own and the
     // enclosing one (what current_deadline() returns inside it, outside any
-    // nested scope); time_point::max() on a plain thread. Saves a caller that
+    // nested scope). Saves a caller that
     // needs the number a second look-up of the fiber.
     clock::time_point deadline() const noexcept { return in_force_; }
 
@@ -63,7 +66,7 @@ private:
     detail::fiber_state* fs_;
 };
 
-// The calling fiber's deadline (time_point::max() if none, or on a plain thread).
+// The calling fiber's (or plain thread's) deadline; time_point::max() if none.
 clock::time_point current_deadline() noexcept;
 
 // Suspends the calling fiber (blocks a plain thread). Cancellable.

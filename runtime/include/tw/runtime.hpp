@@ -46,16 +46,19 @@ struct runtime_options {
     std::size_t stack_size = 128 * 1024;      // default fiber stack (virtual; RSS is what is touched)
     std::size_t guarded_stacks = 0;           // stacks with guard pages; 0: from vm.max_map_count
     std::chrono::milliseconds join_deadline{5000};   // how long shutdown waits for cancelled fibers
-    std::chrono::milliseconds slow_fiber_warning{0}; // warn when a fiber runs this long without suspending (0: off)
+    // The watchdog: a fiber that holds its worker's thread this long without
+    // suspending (a long computation, a std::mutex, a blocking vendor call)
+    // is reported by name while it still blocks. 0: no watchdog.
+    std::chrono::milliseconds slow_fiber_warning{1000};
     std::string name = "tw";                  // thread names: NAME-0, NAME-1, ...
     // Receives errors of detached tasks nobody observed; default: one line on stderr.
-    std::function<void(std::string_view fiber, std::exception_ptr)> on_unhandled_error;
+    std::function<void(std::string_view fiber, std::exception_ptr)> on_unhandled_error{};
     // Receives warnings (slow fibers, stack fallbacks, stragglers); default: stderr.
-    std::function<void(std::string_view message)> on_warning;
+    std::function<void(std::string_view message)> on_warning{};
 };
 
 struct spawn_options {
-    std::string name;             // shown in the fiber dump and in warnings
+    std::string name{};           // shown in the fiber dump and in warnings
     std::size_t stack_size = 0;   // 0: the runtime's default
     // true: a child of the spawning fiber (inherits its deadline and is
     // cancelled with it). false: a root fiber, e.g. a server's accept loop
@@ -74,18 +77,25 @@ struct runtime_counters {
     std::size_t guarded_stacks = 0;    // stacks in use or pooled that have a guard page
     std::size_t pooled_stacks = 0;     // free stacks kept for reuse
     std::chrono::microseconds loop_lag{0};  // worst time for a posted probe to run
+    // Workers whose loop did not answer within a second, e.g.
+    // "worker 0 blocked for 5.0 s in fiber 'x'".
+    std::vector<std::string> blocked{};
 };
 
 // One fiber as seen by dump().
 struct fiber_info {
     std::string name;
     std::size_t worker = 0;
-    std::string state;           // "running", "ready" or "waiting"
+    // "running", "ready", "waiting", or "blocked": the fiber has held its
+    // worker's thread for blocked_for without suspending, so the worker could
+    // not list its other fibers.
+    std::string state;
     std::string waiting_on;      // what it is blocked on, if waiting
     std::chrono::milliseconds waiting_for{0};
     std::chrono::milliseconds age{0};
     std::optional<std::chrono::milliseconds> deadline_in;  // negative: already passed
     bool cancel_requested = false;
+    std::chrono::milliseconds blocked_for{0};
 };
 
 class runtime {
@@ -142,6 +152,18 @@ private:
 // The runtime plain threads use, created on first use (one worker thread) and
 // shut down at exit.
 runtime& default_runtime();
+
+// Sets the options of the default runtime (threads, watchdog, warning and
+// error handlers, ...). Call it before the first tw::run / tw::spawn from a
+// plain thread creates the default runtime; after that it throws usage_error.
+// The thread names default to "tw-default".
+//
+// Example:
+//   int main() {
+//       tw::configure_default_runtime({.threads = 2, .slow_fiber_warning = 5s});
+//       tw::run(tune_all);
+//   }
+void configure_default_runtime(runtime_options options);
 
 // The runtime of the calling fiber or loop thread, else the default runtime.
 runtime& current_runtime();

@@ -4,9 +4,10 @@
 // the running fiber through Boost.Fiber's properties pointer.
 //
 // Thread safety: every member except cancel_requested_ and the reason is
-// touched only by the fiber's home worker thread. Cancellation from other
-// threads goes through worker::post (see task_base::cancel), so the interrupt
-// itself always runs on the home thread.
+// touched only by the fiber's home worker thread. Cancellation from another
+// thread raises the flag at once (request_cancel, so a fiber computing without
+// suspending sees it in check_cancelled) and posts the interrupt of its wait
+// and its children to the home thread (see task_base::cancel).
 
 #include <atomic>
 #include <chrono>
@@ -28,11 +29,17 @@ namespace tw::detail {
 
 class worker;
 class task_base;
+class fiber_state;
 
 // What a worker publishes for its watchdog and counters; written only by the
 // worker's thread (relaxed stores), read from anywhere.
 struct worker_signals {
     std::atomic<std::size_t> switches{0};  // fibers resumed, by the dispatcher or inline
+    // The fiber running now (nullptr: the dispatcher or the thread's main
+    // context), for the watchdog to name a fiber that blocks its thread. Read
+    // by the watchdog only under worker::exit_mtx_, which a fiber takes to exit
+    // (worker::fiber_exited), so a pointer read there is never dangling.
+    std::atomic<fiber_state*> running{nullptr};
     // True while the worker's dispatcher context runs the io_context and no
     // fiber runs, i.e. exactly while a handler may resume a fiber inline.
     std::atomic<bool> idle{false};
@@ -84,6 +91,9 @@ public:
     void interrupt() noexcept;
     // Called on the home thread: request cancellation of this fiber and its children.
     void cancel(const std::string& reason) noexcept;
+    // Any thread: raise the cancellation flag (first reason wins) without
+    // interrupting anything; check() sees it at once.
+    void request_cancel(const std::string& reason) noexcept;
 
     clock::time_point deadline() const noexcept { return deadline_; }
     void set_deadline(clock::time_point tp) noexcept;

@@ -3,8 +3,9 @@
 // the tw::task handle(s) that own it. One heap block holds the result, the
 // waiters, the fiber's fiber_state and the user's callable (see task_impl).
 //
-// Thread safety: done/result/waiters are guarded by mtx_; cancel() may be
-// called from any thread and is forwarded to the fiber's home thread.
+// Thread safety: done/result/waiters and the fiber's liveness are guarded by
+// mtx_; cancel() may be called from any thread: it raises the fiber's flag at
+// once and forwards the interrupt to the fiber's home thread.
 
 #include <atomic>
 #include <exception>
@@ -28,6 +29,8 @@ struct spawn_params {
     std::string name;
     std::size_t stack_size = 0;  // 0: the runtime's default
     bool child = true;           // inherit deadline and cancellation from the spawning fiber
+    // Spawned from a plain thread: the deadline of its deadline_scope, if any.
+    clock::time_point deadline = clock::time_point::max();
 };
 
 class task_base {
@@ -81,14 +84,14 @@ private:
     std::atomic<bool> detached_{false};
     std::atomic<bool> reported_{false};
     bool observed_ = false;
-    bool fiber_alive_ = false;  // home thread only
+    bool fiber_alive_ = false;  // written on the home thread under mtx_
     std::exception_ptr error_;
     spinlock mtx_;
     waiter_list waiters_;
     worker* home_ = nullptr;
     std::string name_;
     std::string pending_reason_;
-    bool pending_cancel_ = false;  // cancel() before the fiber existed (home thread only)
+    bool pending_cancel_ = false;  // cancel() before the fiber existed (under mtx_)
     alignas(fiber_state) unsigned char fs_storage_[sizeof(fiber_state)];
 };
 
