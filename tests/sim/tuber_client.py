@@ -148,7 +148,7 @@ check(r == {"jsonrpc": "2.0", "result": None, "id": 1}, "rpc positional", r)
 s, r = rpc({"jsonrpc": "2.0", "method": "Board.get_amplitude", "params": {"channel": 3}, "id": "a"})
 check(r == {"jsonrpc": "2.0", "result": 0.25, "id": "a"}, "rpc named", r)
 s, r = rpc({"jsonrpc": "2.0", "method": "Board.set_amplitude", "params": [3, 0.75]})
-check(s == 204 and r is None, "rpc notification: no reply", (s, r))
+check(s == 200 and r is None, "rpc notification: 200, empty body", (s, r))
 s, r = rpc([{"jsonrpc": "2.0", "method": "Board.get_amplitude", "params": [3], "id": 1},
             {"jsonrpc": "2.0", "method": "Board.reset"},
             {"jsonrpc": "2.0", "method": "Board.nope", "id": 2},

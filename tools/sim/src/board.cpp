@@ -10,6 +10,8 @@
 #include <boost/json.hpp>
 #include <fmt/core.h>
 
+#include <tw/sim/simulator.hpp>
+
 namespace tw::sim::detail {
 
 namespace json = boost::json;
@@ -53,11 +55,17 @@ std::string num(double v) {
     return fmt::format("{}", v);
 }
 
-std::string shown(const json::value& v) {
-    auto s = json::serialize(v);
-    if (s.size() > 40) s = s.substr(0, 37) + "...";
-    return s;
+// At most `max` bytes of s (valid UTF-8, as Boost.JSON's parser guarantees
+// for strings from a request), cut between characters so that the result is
+// valid UTF-8 too: it goes into a JSON reply. Bounds what a message echoes.
+std::string clip(std::string_view s, std::size_t max = 60) {
+    if (s.size() <= max) return std::string(s);
+    std::size_t n = max - 3;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;  // not inside a character
+    return std::string(s.substr(0, n)) + "...";
 }
+
+std::string shown(const json::value& v) { return clip(json::serialize(v), 40); }
 
 std::optional<std::int64_t> as_integer(const json::value& v) {
     if (v.is_int64()) return v.get_int64();
@@ -186,8 +194,8 @@ std::vector<json::value> bind_args(const method_def& m, const json::array* args,
             auto it = std::find_if(m.params.begin(), m.params.end(), [&](const param_def& p) { return kv.key() == p.name; });
             if (it == m.params.end())
                 throw call_error(k_invalid_params, fmt::format("{}{} got an unexpected keyword argument '{}'", m.name, signature_text(m),
-                                                               std::string_view(kv.key())),
-                                 std::string(kv.key()));
+                                                               clip(kv.key())),
+                                 clip(kv.key()));
             auto i = static_cast<std::size_t>(it - m.params.begin());
             if (set[i])
                 throw call_error(k_invalid_params, fmt::format("{}{} got multiple values for argument '{}'", m.name, signature_text(m), it->name),
@@ -238,6 +246,14 @@ json::object describe(const board& b) {
                         {"properties", properties(b)}};
 }
 
+std::string not_run_message() {
+    return fmt::format("not run: the reply to this batch reached {} MiB; send smaller batches", k_reply_budget / (1024 * 1024));
+}
+
+std::string batch_too_large(std::size_t n, const char* what) {
+    return fmt::format("a batch holds at most {} {}, this one has {}: nothing was run", k_max_batch, what, n);
+}
+
 // ---- Tuber -------------------------------------------------------------------
 
 json::value tuber_call(board& b, const json::value& call, std::vector<std::string>& warnings) {
@@ -248,7 +264,7 @@ json::value tuber_call(board& b, const json::value& call, std::vector<std::strin
         if (k != "object" && k != "method" && k != "args" && k != "kwargs" && k != "property" && k != "resolve")
             throw call_error(k_invalid_request, fmt::format("unknown key '{}' in call object (allowed: object, method, args, kwargs, "
                                                             "property, resolve)",
-                                                            std::string_view(k)));
+                                                            clip(k)));
     }
     auto get = [&](const char* k) -> const json::value* { return o.if_contains(k); };
     const json::value* object = get("object");
@@ -281,19 +297,19 @@ json::value tuber_call(board& b, const json::value& call, std::vector<std::strin
         if (method || property) throw call_error(k_invalid_request, "the registry (object null) has no methods or properties; objects: Board");
         return json::object{{"objects", json::array{"Board"}}};
     }
-    if (*name != "Board") throw call_error(k_method_not_found, fmt::format("no object '{}' (objects: Board)", *name));
+    if (*name != "Board") throw call_error(k_method_not_found, fmt::format("no object '{}' (objects: Board)", clip(*name)));
     if (property) {
         auto props = properties(b);
         auto pname = std::string_view(property->get_string());
         if (auto* v = props.if_contains(pname)) return *v;
         // Methods are attributes too: describe one, like tuberd's resolve of a callable.
         if (auto* m = find_method(pname)) return describe(b).at("methods").at(m->name);
-        throw call_error(k_invalid_params, fmt::format("Board has no property '{}' (properties: SERIAL, FIRMWARE, NCHANNELS, FMIN, FMAX)", pname));
+        throw call_error(k_invalid_params, fmt::format("Board has no property '{}' (properties: SERIAL, FIRMWARE, NCHANNELS, FMIN, FMAX)", clip(pname)));
     }
     if (!method) return describe(b);  // {"object": "Board"} with or without "resolve": true
     auto mname = std::string_view(method->get_string());
     const method_def* m = find_method(mname);
-    if (!m) throw call_error(k_method_not_found, fmt::format("Board has no method '{}'", mname));
+    if (!m) throw call_error(k_method_not_found, fmt::format("Board has no method '{}'", clip(mname)));
     return call_method(b, *m, args && args->is_array() ? &args->get_array() : nullptr,
                        kwargs && kwargs->is_object() ? &kwargs->get_object() : nullptr, warnings);
 }
@@ -322,7 +338,12 @@ json::object rpc_error(int code, std::string_view message, json::value id, const
     return json::object{{"jsonrpc", "2.0"}, {"error", std::move(err)}, {"id", std::move(id)}};
 }
 
-std::optional<json::object> rpc_one(board& b, const json::value& req) {
+// Echoed ids are bounded (as JSON text, escapes included), so that a reply's size is too.
+constexpr std::size_t k_max_id = 256;
+
+// One request → its response (none for a notification). With run = false the
+// request is checked but not run: it gets a "not run" error.
+std::optional<json::object> rpc_one(board& b, const json::value& req, bool run) {
     if (!req.is_object()) return rpc_error(k_invalid_request, "Invalid Request: not an object", nullptr);
     const auto& o = req.get_object();
     json::value id = nullptr;
@@ -331,6 +352,8 @@ std::optional<json::object> rpc_one(board& b, const json::value& req) {
         const auto& v = o.at("id");
         if (!v.is_string() && !v.is_number() && !v.is_null())
             return rpc_error(k_invalid_request, "Invalid Request: id must be a string, a number or null", nullptr);
+        if (v.is_string() && json::serialize(v).size() > k_max_id)
+            return rpc_error(k_invalid_request, fmt::format("Invalid Request: an id is at most {} bytes of JSON", k_max_id), nullptr);
         id = v;
     }
     auto* ver = o.if_contains("jsonrpc");
@@ -344,7 +367,11 @@ std::optional<json::object> rpc_one(board& b, const json::value& req) {
     for (const auto& kv : o) {
         auto k = kv.key();
         if (k != "jsonrpc" && k != "method" && k != "params" && k != "id")
-            return rpc_error(k_invalid_request, fmt::format("Invalid Request: unknown member '{}'", std::string_view(k)), id);
+            return rpc_error(k_invalid_request, fmt::format("Invalid Request: unknown member '{}'", clip(k)), id);
+    }
+    if (!run) {
+        if (notification) return std::nullopt;
+        return rpc_error(k_server_error, not_run_message(), id);
     }
     json::value result;
     try {
@@ -352,7 +379,7 @@ std::optional<json::object> rpc_one(board& b, const json::value& req) {
         const method_def* m = name.starts_with("Board.") ? find_method(name.substr(6)) : nullptr;
         if (!m) throw call_error(k_method_not_found, fmt::format("Method not found: '{}' (methods are Board.get_temperature, "
                                                                  "Board.set_frequency, ...)",
-                                                                 name));
+                                                                 clip(name)));
         std::vector<std::string> warnings;
         result = call_method(b, *m, params && params->is_array() ? &params->get_array() : nullptr,
                              params && params->is_object() ? &params->get_object() : nullptr, warnings);
@@ -374,39 +401,59 @@ board::board(board_params p, std::vector<resonator> resonators) : p_(std::move(p
     for (auto& ch : channels) ch.frequency = p_.fmin;
 }
 
-std::string board::tuber(std::string_view body, bool continue_on_error) {
+std::string board::tuber(std::string_view body, bool continue_on_error, const pause_fn& pause) {
+    // The parsed request lives in one arena, freed at once; its size is a
+    // small multiple of the body's (at most 4 MiB).
+    json::monotonic_resource arena;
     json::error_code ec;
-    json::value req = json::parse(body, ec);
-    if (ec) return json::serialize(json::object{{"error", json::object{{"message", "cannot parse the request as JSON: " + ec.message()}}}});
+    json::value req = json::parse(body, ec, &arena);
+    auto error = [](const std::string& message) { return json::serialize(json::object{{"error", json::object{{"message", message}}}}); };
+    if (ec) return error("cannot parse the request as JSON: " + ec.message());
     bool failed = false;
-    if (req.is_array()) {
-        json::array out;
-        out.reserve(req.get_array().size());
-        for (const auto& call : req.get_array()) {
-            if (failed && !continue_on_error) {
-                out.push_back(json::object{{"error", json::object{{"message", "Something went wrong in a preceding call"}}}});
-                continue;
-            }
-            out.push_back(tuber_reply(*this, call, failed));
-        }
-        return json::serialize(out);
+    if (!req.is_array()) return json::serialize(tuber_reply(*this, req, failed));
+    const auto& calls = req.get_array();
+    if (calls.size() > k_max_batch) return error(batch_too_large(calls.size(), "calls"));
+    // The reply is written call by call: no second tree of every result, and
+    // its size is known as it grows.
+    std::string out = "[";
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        if (i > 0 && i % k_calls_per_pause == 0 && pause) pause();
+        if (i > 0) out += ',';
+        if (out.size() >= k_reply_budget)
+            out += json::serialize(json::object{{"error", json::object{{"message", not_run_message()}}}});
+        else if (failed && !continue_on_error)
+            out += json::serialize(json::object{{"error", json::object{{"message", "Something went wrong in a preceding call"}}}});
+        else
+            out += json::serialize(tuber_reply(*this, calls[i], failed));
     }
-    return json::serialize(tuber_reply(*this, req, failed));
+    out += ']';
+    return out;
 }
 
-std::string board::jsonrpc(std::string_view body) {
+std::string board::jsonrpc(std::string_view body, const pause_fn& pause) {
+    json::monotonic_resource arena;
     json::error_code ec;
-    json::value req = json::parse(body, ec);
+    json::value req = json::parse(body, ec, &arena);
     if (ec) return json::serialize(rpc_error(k_parse_error, "Parse error: " + ec.message(), nullptr));
-    if (req.is_array()) {
-        if (req.get_array().empty()) return json::serialize(rpc_error(k_invalid_request, "Invalid Request: empty batch", nullptr));
-        json::array out;
-        for (const auto& r : req.get_array())
-            if (auto reply = rpc_one(*this, r)) out.push_back(std::move(*reply));
-        return out.empty() ? std::string() : json::serialize(out);
+    if (!req.is_array()) {
+        auto reply = rpc_one(*this, req, true);
+        return reply ? json::serialize(*reply) : std::string();
     }
-    auto reply = rpc_one(*this, req);
-    return reply ? json::serialize(*reply) : std::string();
+    const auto& reqs = req.get_array();
+    if (reqs.empty()) return json::serialize(rpc_error(k_invalid_request, "Invalid Request: empty batch", nullptr));
+    if (reqs.size() > k_max_batch)
+        return json::serialize(rpc_error(k_invalid_request, "Invalid Request: " + batch_too_large(reqs.size(), "requests"), nullptr));
+    std::string out = "[";
+    bool any = false;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        if (i > 0 && i % k_calls_per_pause == 0 && pause) pause();
+        auto reply = rpc_one(*this, reqs[i], out.size() < k_reply_budget);
+        if (!reply) continue;
+        if (any) out += ',';
+        out += json::serialize(*reply);
+        any = true;
+    }
+    return any ? out + "]" : std::string();
 }
 
 }  // namespace tw::sim::detail

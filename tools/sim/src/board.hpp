@@ -5,11 +5,19 @@
 //
 // Thread safety: none; a board is used by the fibers of one worker thread
 // (its accept fiber and that fiber's connection fibers), which never run at
-// the same time. Each request is handled without suspending.
+// the same time. A request suspends only in `pause` (every
+// k_calls_per_pause calls of a batch), where requests of other connections
+// may run, as on any server with concurrent clients; the calls of one batch
+// still run in order.
+//
+// Limits (tw::sim::k_max_batch, k_reply_budget): a batch of more calls gets
+// one error and runs nothing; once a reply has grown to the budget, the
+// remaining calls are not run and get a short error each.
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,11 +40,19 @@ class board {
 public:
     board(board_params p, std::vector<resonator> resonators);
 
+    // Called between the calls of a batch (the server passes
+    // tw::this_fiber::yield); may throw to abandon the request. Every 8 calls
+    // (a few µs of work each): a yield costs far less, and the runtime polls
+    // I/O only every so many fiber switches, so pausing rarely would still let
+    // a batch of 16,384 calls hold other connections for milliseconds.
+    using pause_fn = std::function<void()>;
+    static constexpr std::size_t k_calls_per_pause = 8;
+
     // POST /tuber: a call object or an array of them → the reply body.
-    std::string tuber(std::string_view body, bool continue_on_error);
+    std::string tuber(std::string_view body, bool continue_on_error, const pause_fn& pause = {});
     // POST /rpc: a JSON-RPC 2.0 request or batch → the reply body, empty when
-    // only notifications were sent (HTTP 204).
-    std::string jsonrpc(std::string_view body);
+    // only notifications were sent.
+    std::string jsonrpc(std::string_view body, const pause_fn& pause = {});
 
     const board_params& params() const noexcept { return p_; }
     const std::vector<resonator>& resonators() const noexcept { return res_; }

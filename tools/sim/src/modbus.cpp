@@ -197,14 +197,15 @@ std::string compressor::handle(std::string_view pdu, sim_clock::time_point now) 
 }
 
 void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, const server_options& o) {
-    const auto idle = o.idle_timeout.count() > 0 ? o.idle_timeout : std::chrono::nanoseconds::max();
     std::array<char, 7 + 253> frame;
     for (;;) {
+        // Idle until a frame starts; then the whole frame within the request timeout.
+        if (!wait_for_request(s, o)) return;
         boost::system::error_code ec;
-        bool timed_out = false;
+        bool timed_out = false, malformed = false;
         std::uint16_t length = 0;
         {
-            tw::deadline_scope d(idle);
+            tw::deadline_scope d(or_forever(o.request_timeout));
             try {
                 asio::async_read(s, asio::buffer(frame.data(), 7), tw::yield[ec]);
                 if (!ec) {
@@ -212,12 +213,19 @@ void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, cons
                     length = be16(h, 4);
                     // Protocol id 0, and unit id + PDU of 2..254 bytes: anything
                     // else is not Modbus TCP and the framing cannot be trusted.
-                    if (be16(h, 2) != 0 || length < 2 || length > 254) return;
-                    asio::async_read(s, asio::buffer(frame.data() + 7, length - 1u), tw::yield[ec]);
+                    malformed = be16(h, 2) != 0 || length < 2 || length > 254;
+                    if (!malformed) asio::async_read(s, asio::buffer(frame.data() + 7, length - 1u), tw::yield[ec]);
                 }
             } catch (const tw::timeout_error&) {
                 timed_out = true;
             }
+        }
+        if (malformed) {
+            // Close with a FIN after reading what the client still sends: a
+            // plain close with its bytes unread would be a reset, which
+            // clients report as a network fault rather than a refusal.
+            drain_and_close(s, std::chrono::milliseconds(2000), 64 * 1024);
+            return;
         }
         if (timed_out || ec) return;
         const auto unit = static_cast<std::uint8_t>(frame[6]);
@@ -229,7 +237,7 @@ void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, cons
         put16(out, static_cast<std::uint16_t>(reply_pdu.size() + 1));
         out.push_back(static_cast<char>(unit));
         out += reply_pdu;
-        if (!send_reply(s, out, f, framing::modbus)) return;
+        if (!send_reply(s, out, f, framing::modbus, o)) return;
     }
 }
 

@@ -32,7 +32,7 @@ std::string format_host(const asio::ip::address& a) { return a.is_v6() ? "[" + a
 
 std::string format_endpoint(const tcp::endpoint& ep) { return format_host(ep.address()) + ":" + std::to_string(ep.port()); }
 
-owned_fd bind_socket(const tcp::endpoint& ep, bool listen) {
+owned_fd bind_socket(const tcp::endpoint& ep, port_use use) {
     auto fail = [&](const char* what) {
         const std::error_code code(errno, std::system_category());  // before anything else can touch errno
         throw tw::io_error(code, std::string(what) + " " + format_endpoint(ep));
@@ -40,9 +40,12 @@ owned_fd bind_socket(const tcp::endpoint& ep, bool listen) {
     owned_fd fd(::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) fail("cannot create a socket for");
     int one = 1;
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (use != port_use::flap_hold) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (use == port_use::flap_listen || use == port_use::flap_hold)
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (ep.address().is_v6()) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (::bind(fd.get(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) fail("cannot bind");
+    const bool listen = use == port_use::listen || use == port_use::flap_listen;
     if (listen && ::listen(fd.get(), SOMAXCONN) != 0) fail("cannot listen on");
     return fd;
 }
@@ -56,25 +59,49 @@ std::uint16_t local_port(const owned_fd& fd) {
     return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
+bool wait_for_request(tcp::socket& s, const server_options& o) {
+    boost::system::error_code ec;
+    try {
+        tw::deadline_scope d(or_forever(o.idle_timeout));
+        s.async_wait(tcp::socket::wait_read, tw::yield[ec]);
+    } catch (const tw::timeout_error&) {
+        return false;
+    }
+    return !ec;
+}
+
+bool write_bounded(tcp::socket& s, std::string_view bytes, const server_options& o) {
+    boost::system::error_code ec;
+    bool timed_out = false;
+    try {
+        tw::deadline_scope d(or_forever(o.idle_timeout));
+        asio::async_write(s, asio::buffer(bytes.data(), bytes.size()), tw::yield[ec]);
+    } catch (const tw::timeout_error&) {
+        timed_out = true;
+    }
+    if (!timed_out && !ec) return true;
+    s.close(ec);  // with the unread reply: a reset, which is what such a peer gets
+    return false;
+}
+
 namespace {
 
-void write_all(tcp::socket& s, std::string_view bytes, double bytes_per_s) {
-    if (bytes_per_s <= 0) {
-        asio::async_write(s, asio::buffer(bytes.data(), bytes.size()), tw::yield);
-        return;
-    }
+bool write_all(tcp::socket& s, std::string_view bytes, double bytes_per_s, const server_options& o) {
+    if (bytes_per_s <= 0) return write_bounded(s, bytes, o);
     // About 20 writes per second, each followed by the pause the rate asks for.
+    // The idle timeout applies to each write, not to our own pauses.
     const auto chunk = static_cast<std::size_t>(std::max(1.0, bytes_per_s / 20));
     for (std::size_t at = 0; at < bytes.size(); at += chunk) {
         auto n = std::min(chunk, bytes.size() - at);
-        asio::async_write(s, asio::buffer(bytes.data() + at, n), tw::yield);
+        if (!write_bounded(s, bytes.substr(at, n), o)) return false;
         tw::sleep_for(std::chrono::duration<double>(static_cast<double>(n) / bytes_per_s));
     }
+    return true;
 }
 
 }  // namespace
 
-bool send_reply(tcp::socket& s, std::string_view bytes, fault_state& st, framing how) {
+bool send_reply(tcp::socket& s, std::string_view bytes, fault_state& st, framing how, const server_options& o) {
     const auto& f = st.faults;
     const std::uint64_t k = st.replies++;
     const auto key = [&](stream what) {
@@ -96,13 +123,14 @@ bool send_reply(tcp::socket& s, std::string_view bytes, fault_state& st, framing
         bytes = garbage;
     }
     if (f.disconnect) {
-        write_all(s, bytes.substr(0, bytes.size() / 2), f.bytes_per_s);
-        boost::system::error_code ec;
-        s.shutdown(tcp::socket::shutdown_both, ec);
-        s.close(ec);
+        if (write_all(s, bytes.substr(0, bytes.size() / 2), f.bytes_per_s, o)) {
+            boost::system::error_code ec;
+            s.shutdown(tcp::socket::shutdown_both, ec);
+            s.close(ec);
+        }
         return false;
     }
-    write_all(s, bytes, f.bytes_per_s);
+    if (!write_all(s, bytes, f.bytes_per_s, o)) return false;
     return !(f.garbage && how != framing::line);
 }
 
@@ -141,7 +169,7 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
     // cancels them, and the list's destructor (a task handle's) waits for them.
     std::list<tw::task<void>> conns;
     std::size_t accepted = 0, pruned_at = 64;
-    bool emfile_logged = false;
+    bool emfile_logged = false, rebind_logged = false;
     for (;;) {
         tcp::acceptor acc(ex);
         acc.assign(p.endpoint.protocol(), p.fd.release());
@@ -167,12 +195,24 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
                 tw::sleep_for(std::chrono::milliseconds(50));
                 continue;
             }
+            if (p.max_connections > 0 && p.open.load(std::memory_order_relaxed) >= p.max_connections) {
+                // Over the cap: closed at once, so idle or hostile clients
+                // cannot take every descriptor of the process.
+                s.close(ec);
+                continue;
+            }
             if (conns.size() >= pruned_at) {
                 conns.remove_if([](const tw::task<void>& t) { return t.done(); });
                 pruned_at = std::max<std::size_t>(64, 2 * conns.size());
             }
+            p.open.fetch_add(1, std::memory_order_relaxed);
             conns.push_back(tw::spawn(tw::spawn_options{.name = p.name + " connection " + std::to_string(++accepted)},
-                                      [&on_connection, s = std::move(s)]() mutable {
+                                      [&p, &on_connection, s = std::move(s)]() mutable {
+                                          // Declared first, so the count drops only after the socket is closed.
+                                          struct counted {
+                                              std::atomic<std::size_t>& open;
+                                              ~counted() { open.fetch_sub(1, std::memory_order_relaxed); }
+                                          } count{p.open};
                                           // A local, so the socket closes when the fiber ends,
                                           // not when its task handle is pruned.
                                           tcp::socket sock = std::move(s);
@@ -185,21 +225,30 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
                                       }));
         }
         // Down (flap): the instrument "loses power": every connection drops
-        // and connecting is refused until it comes back.
+        // and connecting is refused until it comes back. The port stays bound
+        // throughout — a second socket takes it before the listener closes and
+        // lets go only once the next listener is bound. While a port is not
+        // bound at all, any connection made on this host may get it as its
+        // ephemeral source port, and the board could then never listen again
+        // (a soak of 50 flapping boards lost 3 that way).
+        owned_fd held;
+        try {
+            held = bind_socket(p.endpoint, port_use::flap_hold);
+        } catch (const tw::io_error& e) {
+            spdlog::warn("tw sim: {}: cannot hold the port while down: {}", p.name, e.what());
+        }
         acc.close();
         conns.clear();
-        {
-            // Keep the port bound but not listening while down, so connects
-            // are refused and no other process takes the port meanwhile.
-            owned_fd held_port = bind_socket(p.endpoint, false);
-            tw::sleep_for(f.flap_down);
-        }
-        for (int attempt = 0;; ++attempt) {
+        tw::sleep_for(f.flap_down);
+        // Up again. Should binding fail anyway, stay down (refusing) and
+        // retry for as long as it takes: the fault says the board comes back.
+        for (;;) {
             try {
-                p.fd = bind_socket(p.endpoint, true);
+                p.fd = bind_socket(p.endpoint, port_use::flap_listen);
                 break;
-            } catch (const tw::io_error&) {
-                if (attempt >= 50) throw;
+            } catch (const tw::io_error& e) {
+                if (!rebind_logged) spdlog::warn("tw sim: {}: {}; retrying", p.name, e.what());
+                rebind_logged = true;
             }
             tw::sleep_for(std::chrono::milliseconds(20));
         }

@@ -239,12 +239,14 @@ std::optional<std::string> temperature_controller::execute(std::string_view line
 
 void serve_scpi_connection(tcp::socket& s, temperature_controller& tc, fault_state& f, const server_options& o) {
     std::string buf;
-    const auto idle = o.idle_timeout.count() > 0 ? o.idle_timeout : std::chrono::nanoseconds::max();
     for (;;) {
+        // Idle until a line starts; from then on the whole line must arrive
+        // within the request timeout (a client trickling bytes is dropped).
+        if (buf.empty() && !wait_for_request(s, o)) return;
         boost::system::error_code ec;
         std::size_t n = 0;
         {
-            tw::deadline_scope d(idle);
+            tw::deadline_scope d(or_forever(o.request_timeout));
             bool timed_out = false;
             try {
                 // dynamic_buffer's limit bounds the line: a longer one fails
@@ -255,6 +257,12 @@ void serve_scpi_connection(tcp::socket& s, temperature_controller& tc, fault_sta
             }
             if (timed_out) return;
         }
+        if (ec == asio::error::not_found) {
+            // Too long a line: close with a FIN after reading what the client
+            // still sends, not with the reset its unread bytes would cause.
+            drain_and_close(s, std::chrono::milliseconds(2000), 1024 * 1024);
+            return;
+        }
         if (ec) return;
         std::string_view line(buf.data(), n - 1);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -262,7 +270,7 @@ void serve_scpi_connection(tcp::socket& s, temperature_controller& tc, fault_sta
         buf.erase(0, n);
         if (reply) {
             reply->push_back('\n');
-            if (!send_reply(s, *reply, f, framing::line)) return;
+            if (!send_reply(s, *reply, f, framing::line, o)) return;
         }
     }
 }

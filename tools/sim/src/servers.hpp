@@ -2,8 +2,9 @@
 // tw::sim::detail servers: the instrument models behind the SCPI and Modbus
 // ports, and the per-connection loops of all three protocols. Each loop runs
 // on its connection's fiber as plain blocking code (tw::yield) and returns
-// when the peer closes, the connection is idle too long, or the input breaks
-// the protocol's bounds.
+// when the peer closes, keeps the server waiting too long (server_options:
+// idle between requests or while a reply is written, slow within a request),
+// or the input breaks the protocol's bounds.
 //
 // Thread safety: an instrument and its connections live on one worker thread
 // (see net.hpp); a model is touched only between suspensions.
@@ -24,10 +25,6 @@
 namespace tw::sim::detail {
 
 using sim_clock = std::chrono::steady_clock;
-
-struct server_options {
-    std::chrono::nanoseconds idle_timeout{0};  // 0: connections may idle forever
-};
 
 // Bounds on input (PROTOCOLS.md, DESIGN.md "bounded input").
 inline constexpr std::size_t k_max_http_header = 16 * 1024;

@@ -40,6 +40,8 @@ void validate(const config& c) {
     check_range("--scpi-port", c.scpi_port, c.scpi_ports ? c.scpi_ports : c.scpi);
     check_range("--modbus-port", c.modbus_port, c.modbus);
     if (c.tau.count() <= 0) bad("--tau must be greater than 0");
+    if (c.idle_timeout.count() < 0) bad("--idle-timeout must not be negative (0: never)");
+    if (c.request_timeout.count() < 0) bad("--request-timeout must not be negative (0: no limit)");
     boost::system::error_code ec;
     boost::asio::ip::make_address(c.bind, ec);
     if (ec) bad(fmt::format("--bind '{}' is not an IP address", c.bind));
@@ -116,12 +118,15 @@ struct simulator::impl {
         return fs;
     }
 
-    detail::port_plan& bind(std::deque<detail::port_plan>& ports, std::string name, tcp::endpoint ep, const instance_faults* f) {
+    detail::port_plan& bind(std::deque<detail::port_plan>& ports, std::string name, tcp::endpoint ep, const instance_faults* f,
+                            std::size_t max_connections) {
+        using detail::port_use;
         auto& p = ports.emplace_back();
         p.name = std::move(name);
-        p.fd = detail::bind_socket(ep, !(f && f->refuse));
+        p.fd = detail::bind_socket(ep, f && f->refuse ? port_use::refuse : f && f->flaps() ? port_use::flap_listen : port_use::listen);
         p.endpoint = tcp::endpoint(address, detail::local_port(p.fd));
         p.faults = f;
+        p.max_connections = max_connections;
         return p;
     }
 
@@ -162,7 +167,7 @@ void simulator::impl::start_tuber() {
     const auto epoch = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < cfg.boards; ++i) {
         auto& fs = add_fault_state(tuber_faults, faults[i], service::tuber, i);
-        auto& p = bind(tuber_ports, fmt::format("tuber[{}]", i), endpoint(cfg.port, i), &fs.faults);
+        auto& p = bind(tuber_ports, fmt::format("tuber[{}]", i), endpoint(cfg.port, i), &fs.faults, cfg.max_connections);
         detail::board_params bp;
         bp.index = i;
         bp.seed = cfg.seed;
@@ -183,7 +188,7 @@ void simulator::impl::start_scpi() {
     if (cfg.scpi_ports == 0) {
         for (std::size_t i = 0; i < cfg.scpi; ++i) {
             auto& fs = add_fault_state(scpi_faults, faults[i], service::scpi, i);
-            bind(scpi_ports, fmt::format("scpi[{}]", i), endpoint(cfg.scpi_port, i), &fs.faults);
+            bind(scpi_ports, fmt::format("scpi[{}]", i), endpoint(cfg.scpi_port, i), &fs.faults, cfg.max_connections);
             controllers.push_back(std::make_unique<detail::temperature_controller>(i, cfg.seed, cfg.tau, now));
         }
         return;
@@ -196,7 +201,8 @@ void simulator::impl::start_scpi() {
         auto& pool = pools.emplace_back();
         for (std::size_t i = k; i < cfg.scpi; i += cfg.scpi_ports) pool.indices.push_back(i);
         pool.busy.assign(pool.indices.size(), false);
-        bind(scpi_ports, fmt::format("scpi port {}", k), endpoint(cfg.scpi_port, k), &scpi_instance_faults[k]);
+        // As many connections as the port has instruments: each is one.
+        bind(scpi_ports, fmt::format("scpi port {}", k), endpoint(cfg.scpi_port, k), &scpi_instance_faults[k], pool.indices.size());
     }
 }
 
@@ -205,7 +211,7 @@ void simulator::impl::start_modbus() {
     const auto now = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < cfg.modbus; ++i) {
         auto& fs = add_fault_state(modbus_faults, faults[i], service::modbus, i);
-        bind(modbus_ports, fmt::format("modbus[{}]", i), endpoint(cfg.modbus_port, i), &fs.faults);
+        bind(modbus_ports, fmt::format("modbus[{}]", i), endpoint(cfg.modbus_port, i), &fs.faults, cfg.max_connections);
         compressors.push_back(std::make_unique<detail::compressor>(i, cfg.seed, fs.faults.alarm, cfg.compressor_start,
                                                                    cfg.compressor_stop, now));
     }
@@ -255,6 +261,7 @@ simulator::simulator(config cfg, tw::runtime& rt) {
     auto p = std::make_unique<impl>(std::move(cfg), rt);
     p->address = boost::asio::ip::make_address(p->cfg.bind);
     p->opts.idle_timeout = p->cfg.idle_timeout;
+    p->opts.request_timeout = p->cfg.request_timeout;
     p->fit_fd_limit();
     p->start_tuber();
     p->start_scpi();
@@ -283,6 +290,13 @@ void simulator::stop() {
 const config& simulator::options() const noexcept { return impl_->cfg; }
 const std::vector<board_truth>& simulator::boards() const noexcept { return impl_->truth; }
 const std::vector<std::string>& simulator::warnings() const noexcept { return impl_->warnings; }
+
+std::size_t simulator::open_connections() const noexcept {
+    std::size_t n = 0;
+    for (const auto* ports : {&impl_->tuber_ports, &impl_->scpi_ports, &impl_->modbus_ports})
+        for (const auto& p : *ports) n += p.open.load(std::memory_order_relaxed);
+    return n;
+}
 
 namespace {
 std::vector<std::string> addresses(const std::deque<detail::port_plan>& ports) {

@@ -31,7 +31,8 @@ std::string error_body(std::string_view message) {
 std::string response(unsigned status, std::string_view reason, std::string_view body, bool keep_alive, bool http10,
                      std::string_view extra_headers = {}) {
     std::string r = fmt::format("HTTP/1.1 {} {}\r\nServer: twsim\r\n", status, reason);
-    if (status != 204) r += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());
+    if (!body.empty()) r += "Content-Type: application/json\r\n";
+    r += fmt::format("Content-Length: {}\r\n", body.size());
     if (!keep_alive)
         r += "Connection: close\r\n";
     else if (http10)
@@ -58,56 +59,86 @@ bool continue_on_error(const http::request<http::string_body>& req) {
 
 // Writes a reply that is not subject to the board's faults and closes the
 // connection, letting the peer finish sending first (a reset would lose it).
-void reply_and_close(tcp::socket& s, unsigned status, std::string_view reason, std::string_view message) {
+void reply_and_close(tcp::socket& s, unsigned status, std::string_view reason, std::string_view message, const server_options& o) {
     auto r = response(status, reason, error_body(message), false, false);
-    boost::system::error_code ec;
-    asio::async_write(s, asio::buffer(r), tw::yield[ec]);
-    if (!ec) drain_and_close(s, std::chrono::milliseconds(2000), 64 * 1024 * 1024);
+    if (write_bounded(s, r, o)) drain_and_close(s, std::chrono::milliseconds(2000), 64 * 1024 * 1024);
+}
+
+// A request target as it may appear in a JSON message: printable ASCII kept,
+// every other byte percent-encoded (a target is raw bytes, JSON text must be
+// UTF-8), at most 200 characters.
+std::string printable_target(std::string_view target) {
+    constexpr std::size_t k_max = 200;
+    std::string out;
+    for (unsigned char c : target) {
+        if (out.size() >= k_max) {
+            out += "...";
+            break;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '%')
+            out += static_cast<char>(c);
+        else
+            out += fmt::format("%{:02X}", c);
+    }
+    return out;
+}
+
+enum class read_result { request, closed, timed_out, header_too_large, body_too_large, malformed };
+
+// Reads the next request: the idle timeout until it starts (unless its first
+// bytes are already buffered), then the request timeout for all of it, so a
+// client sending a byte now and then (slowloris) is dropped.
+read_result read_request(tcp::socket& s, beast::flat_buffer& buf, http::request_parser<http::string_body>& parser,
+                         const server_options& o, boost::system::error_code& ec) {
+    if (buf.size() == 0 && !wait_for_request(s, o)) return read_result::closed;
+    try {
+        tw::deadline_scope d(or_forever(o.request_timeout));
+        http::async_read_header(s, buf, parser, tw::yield[ec]);
+        if (!ec && !parser.is_done()) {
+            auto expect = parser.get()[http::field::expect];
+            if (boost::algorithm::iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+                static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
+                if (!write_bounded(s, k_continue, o)) return read_result::closed;
+            }
+            http::async_read(s, buf, parser, tw::yield[ec]);
+        }
+    } catch (const tw::timeout_error&) {
+        return read_result::timed_out;
+    }
+    if (ec == http::error::header_limit) return read_result::header_too_large;
+    if (ec == http::error::body_limit) return read_result::body_too_large;
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return read_result::closed;
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) return read_result::malformed;
+    if (ec) return read_result::closed;  // reset, EOF, ...
+    return read_result::request;
 }
 
 }  // namespace
 
 void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const server_options& o) {
     beast::flat_buffer buf;
-    const auto idle = o.idle_timeout.count() > 0 ? o.idle_timeout : std::chrono::nanoseconds::max();
+    // Between the calls of a long batch: let the other connections of this
+    // worker (other boards too) run, so one batch cannot stall them.
+    const board::pause_fn pause = [] { tw::this_fiber::yield(); };
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(k_max_http_header);
         parser.body_limit(k_max_http_body);
         boost::system::error_code ec;
-        bool timed_out = false;
-        {
-            tw::deadline_scope d(idle);
-            try {
-                http::async_read_header(s, buf, parser, tw::yield[ec]);
-                if (!ec && !parser.is_done()) {
-                    auto expect = parser.get()[http::field::expect];
-                    if (boost::algorithm::iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
-                        static constexpr std::string_view k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
-                        asio::async_write(s, asio::buffer(k_continue.data(), k_continue.size()), tw::yield);
-                    }
-                    http::async_read(s, buf, parser, tw::yield[ec]);
-                }
-            } catch (const tw::timeout_error&) {
-                timed_out = true;
-            }
+        switch (read_request(s, buf, parser, o, ec)) {
+            case read_result::request: break;
+            case read_result::closed:
+            case read_result::timed_out: return;
+            case read_result::header_too_large:
+                reply_and_close(s, 413, "Payload Too Large", fmt::format("request header block larger than {} bytes", k_max_http_header), o);
+                return;
+            case read_result::body_too_large:
+                reply_and_close(s, 413, "Payload Too Large", fmt::format("request body larger than {} bytes", k_max_http_body), o);
+                return;
+            case read_result::malformed:
+                reply_and_close(s, 400, "Bad Request", "malformed HTTP request: " + ec.message(), o);
+                return;
         }
-        if (timed_out) return;  // idle too long: close
-        if (ec == http::error::header_limit) {
-            reply_and_close(s, 413, "Payload Too Large",
-                            fmt::format("request header block larger than {} bytes", k_max_http_header));
-            return;
-        }
-        if (ec == http::error::body_limit) {
-            reply_and_close(s, 413, "Payload Too Large", fmt::format("request body larger than {} bytes", k_max_http_body));
-            return;
-        }
-        if (ec == http::error::end_of_stream || ec == http::error::partial_message) return;
-        if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
-            reply_and_close(s, 400, "Bad Request", "malformed HTTP request: " + ec.message());
-            return;
-        }
-        if (ec) return;  // reset, EOF, ...
 
         const auto& req = parser.get();
         const bool keep_alive = req.keep_alive();
@@ -116,18 +147,20 @@ void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const serv
         if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
         std::string reply;
         if (target != "/tuber" && target != "/rpc") {
-            reply = response(404, "Not Found", error_body(fmt::format("no such path '{}': use POST /tuber or POST /rpc", target)),
+            reply = response(404, "Not Found",
+                             error_body(fmt::format("no such path '{}': use POST /tuber or POST /rpc", printable_target(target))),
                              keep_alive, http10);
         } else if (req.method() != http::verb::post) {
             reply = response(405, "Method Not Allowed", error_body(fmt::format("{} needs POST", target)), keep_alive, http10,
                              "Allow: POST\r\n");
         } else if (target == "/tuber") {
-            reply = response(200, "OK", b.tuber(req.body(), continue_on_error(req)), keep_alive, http10);
+            reply = response(200, "OK", b.tuber(req.body(), continue_on_error(req), pause), keep_alive, http10);
         } else {
-            auto body = b.jsonrpc(req.body());
-            reply = body.empty() ? response(204, "No Content", {}, keep_alive, http10) : response(200, "OK", body, keep_alive, http10);
+            // Only notifications: 200 with an empty body rather than 204, which
+            // some clients (libjsonrpccpp 0.7) take for an error.
+            reply = response(200, "OK", b.jsonrpc(req.body(), pause), keep_alive, http10);
         }
-        if (!send_reply(s, reply, f, framing::http)) return;
+        if (!send_reply(s, reply, f, framing::http, o)) return;
         if (!keep_alive) {
             drain_and_close(s, std::chrono::milliseconds(2000), 1024 * 1024);
             return;

@@ -13,8 +13,14 @@
 // Ground truth (the resonators of each board) is available to tests here and
 // never served over the wire.
 //
+// Limits: every connection is bounded in time and memory against clients that
+// are broken or hostile (see config: idle_timeout, request_timeout,
+// max_connections; and k_max_batch, k_reply_budget below), so one client can
+// neither exhaust the process nor stall the other instruments of its worker.
+//
 // Thread safety: construct, query and stop from one thread or fiber at a time;
-// the accessors return data fixed at construction. The instruments' state
+// the accessors return data fixed at construction (open_connections() is a
+// live count, safe from any thread). The instruments' state
 // lives on the runtime's worker threads and is touched only there.
 // Errors: std::invalid_argument for a bad config (see validate());
 // tw::io_error when a port cannot be bound (the message names the address).
@@ -44,6 +50,16 @@ namespace tw::sim {
 
 using namespace std::chrono_literals;
 
+// At most this many calls in one Tuber or JSON-RPC batch (PROTOCOLS.md): a
+// larger batch gets one error and runs nothing. Our own clients send far fewer
+// (a 500-point sweep batch is 1,000 calls; `tw apply` sends 512).
+inline constexpr std::size_t k_max_batch = 16384;
+// Once the reply to a batch has reached this many bytes, the batch's remaining
+// calls are not run and each gets a short error instead. Bounds the memory a
+// reply takes, whatever a batch within the cap asks for (16,384 describe
+// calls would otherwise make tens of MB).
+inline constexpr std::size_t k_reply_budget = 8 * 1024 * 1024;
+
 struct config {
     std::size_t boards = 16;      // Tuber readout boards, one port each
     std::size_t channels = 64;    // channels (and resonators) per board, at most 256
@@ -59,7 +75,15 @@ struct config {
     std::chrono::nanoseconds jitter{0};   // plus uniform 0..jitter
     std::chrono::nanoseconds tau = 2s;    // thermal time constant of the SCPI controllers
     std::vector<fault_spec> faults;       // see fault.hpp
-    std::chrono::nanoseconds idle_timeout{0};  // close a connection idle this long (0: never)
+    // How long a connection may keep the server waiting, 0 meaning forever:
+    // idle_timeout for the first byte of the next request, and for the client
+    // to take (read) a reply; request_timeout from the first byte of a request
+    // to its last, so a client trickling a request (slowloris) is dropped.
+    std::chrono::nanoseconds idle_timeout = 60s;
+    std::chrono::nanoseconds request_timeout = 10s;
+    // Open connections per port (0: no cap); one more is accepted and closed
+    // at once. Ports of `scpi_ports` take as many as they serve instruments.
+    std::size_t max_connections = 256;
     std::chrono::nanoseconds compressor_start = 3s;  // time in state 2 (starting) before 3 (running)
     std::chrono::nanoseconds compressor_stop = 2s;   // time in state 5 (stopping) before 0 (idle)
     double fmin = 4.0e6;          // Board FMIN, Hz
@@ -100,6 +124,9 @@ public:
     std::string truth_json() const;
     // Things said at start, e.g. that the descriptor limit reduced a count.
     const std::vector<std::string>& warnings() const noexcept;
+    // Connections being served now, over all ports (closed ones leave the
+    // count once their socket is closed).
+    std::size_t open_connections() const noexcept;
 
 private:
     struct impl;
