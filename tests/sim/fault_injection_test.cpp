@@ -4,6 +4,14 @@
 // window, with the usual deadlock guard around everything.
 #include <tw/sim/simulator.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -224,6 +232,65 @@ TEST(SimFaults, FlapDropsConnectionsRefusesThenServesAgain) {
         http_client again(addr);
         EXPECT_EQ(again.post("/tuber", "{}").status, 200);
     });
+}
+
+TEST(SimFaults, FlappingBoardComesBackEveryCycleWhileOthersWantItsPort) {
+    // A board's port must never be free while it flaps: any connection made
+    // on this host could then get it as its ephemeral source port, and the
+    // board could never listen again. The thief here is that connection made
+    // deliberate: it binds the port (without SO_REUSEADDR, as an ephemeral
+    // port is bound) as fast as it can, and keeps it if it ever gets it.
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 1, .scpi = 0, .modbus = 0, .faults = {tw::sim::parse_fault("flap:10ms/10ms")}}, rt);
+    const auto addr = sim.tuber_addresses()[0];
+    std::atomic<bool> stop{false}, stolen{false};
+    std::thread thief([&, port = endpoint_of(addr).port()] {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        while (!stop) {
+            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0) {
+                stolen = true;
+                while (!stop) std::this_thread::sleep_for(1ms);  // holding the port, as a connection would
+            }
+            ::close(fd);
+        }
+    });
+    struct joined {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~joined() {
+            stop = true;
+            t.join();
+        }
+    } join_thief{stop, thief};
+    client_runtime client;
+    client.call([&] {
+        auto try_connect = [&] {
+            tcp::socket s(tw::this_fiber::executor());
+            boost::system::error_code e;
+            s.async_connect(endpoint_of(addr), tw::yield[e]);
+            return e;
+        };
+        // Each cycle: served while up, refused while down. Our connections
+        // close first, as HTTP clients do, so no socket of the board lingers
+        // on the port (TIME_WAIT) to keep it taken between listeners.
+        // Connect attempts are paced: nothing tells a client the state changed.
+        for (int cycle = 0; cycle < 100; ++cycle) {
+            for (bool served = false; !served; tw::sleep_for(1ms)) {
+                try {
+                    http_client c(addr);
+                    served = c.post("/tuber", "{}").status == 200;
+                } catch (const tw::io_error&) {
+                    // refused (still down), or dropped as it went down
+                }
+            }
+            while (try_connect() != boost::asio::error::connection_refused) tw::sleep_for(1ms);
+        }
+    });
+    EXPECT_FALSE(stolen) << "the port was free for a moment";
 }
 
 TEST(SimFaults, IdleConnectionsAreClosedAfterTheIdleTimeout) {

@@ -13,6 +13,11 @@
 //                              from the simulator's: call(f) runs f on one of
 //                              its fibers under a k_guard deadline.
 //   http_client, line_client   blocking-style clients on tw fibers.
+//   wait_until(pred)           on a fiber: checks pred every millisecond
+//                              until it holds (the fiber's deadline — k_guard
+//                              in client_runtime::call — ends a wait that never does).
+//   read_until_closed(s)       on a fiber: reads until the peer closes;
+//                              returns the bytes and how the stream ended.
 //
 // No fixed ports anywhere: the simulator picks free ports and tests pass them on.
 
@@ -223,12 +228,39 @@ struct http_reply {
     bool keep_alive = true;
 };
 
+// For a condition that has no event to wait on (e.g. a server-side count).
+template <class Pred>
+void wait_until(Pred pred) {
+    while (!pred()) tw::sleep_for(1ms);
+}
+
+struct closed_stream {
+    std::string bytes;                  // everything read before the end
+    boost::system::error_code end;      // eof: a FIN; connection_reset: a reset
+};
+
+inline closed_stream read_until_closed(tcp::socket& s) {
+    closed_stream r;
+    char buf[4096];
+    for (;;) {
+        auto n = s.async_read_some(boost::asio::buffer(buf), tw::yield[r.end]);
+        if (r.end) return r;
+        r.bytes.append(buf, n);
+    }
+}
+
 // HTTP/1.1 keep-alive client on a tw fiber.
 class http_client {
 public:
     explicit http_client(const std::string& address) : s_(connect(address)) {}
 
     http_reply post(const std::string& target, const std::string& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+        send(target, body, std::move(headers));
+        return receive();
+    }
+
+    // The two halves of post(), for a test that does something in between.
+    void send(const std::string& target, const std::string& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
         namespace http = boost::beast::http;
         http::request<http::string_body> req{http::verb::post, target, 11};
         req.set(http::field::host, "127.0.0.1");
@@ -237,6 +269,9 @@ public:
         req.body() = body;
         req.prepare_payload();
         http::async_write(s_, req, tw::yield);
+    }
+    http_reply receive() {
+        namespace http = boost::beast::http;
         http::response_parser<http::string_body> p;
         p.body_limit(64 * 1024 * 1024);
         http::async_read(s_, buf_, p, tw::yield);

@@ -214,3 +214,44 @@ TEST(SimTuber, ServesFromEveryWorkerOfAMultiThreadedRuntime) {
         }
     });
 }
+
+TEST(SimTuber, NotFoundBodyIsJsonEvenForAPathThatIsNotUtf8) {
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 1, .scpi = 0, .modbus = 0}, rt);
+    client_runtime client;
+    client.call([&] {
+        auto s = connect(sim.tuber_addresses()[0]);
+        const std::string req = "GET /\xff\xfe\"x HTTP/1.1\r\nHost: x\r\n\r\n";
+        boost::asio::async_write(s, boost::asio::buffer(req), tw::yield);
+        namespace http = boost::beast::http;
+        boost::beast::flat_buffer buf;
+        http::response<http::string_body> r;
+        http::async_read(s, buf, r, tw::yield);
+        EXPECT_EQ(r.result_int(), 404u);
+        boost::system::error_code ec;
+        auto v = json::parse(r.body(), ec);  // Boost.JSON rejects text that is not UTF-8
+        ASSERT_FALSE(ec) << ec.message() << ": " << r.body();
+        EXPECT_THAT(json::value_to<std::string>(v.at("error").at("message")), ::testing::HasSubstr("/%FF%FE\"x"));
+    });
+}
+
+TEST(SimTuber, JsonRpcNotificationsGet200WithAnEmptyBody) {
+    // Not 204: Debian's libjsonrpccpp 0.7 client takes that for an error.
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 1, .scpi = 0, .modbus = 0}, rt);
+    client_runtime client;
+    client.call([&] {
+        http_client c(sim.tuber_addresses()[0]);
+        auto note = [](int channel) {
+            return json::object{{"jsonrpc", "2.0"}, {"method", "Board.set_frequency"}, {"params", {channel, 5e6}}};
+        };
+        auto one = c.post("/rpc", json::serialize(note(1)));
+        EXPECT_EQ(one.status, 200);
+        EXPECT_EQ(one.body, "");
+        auto batch = c.post("/rpc", json::serialize(json::array{note(2), note(3)}));
+        EXPECT_EQ(batch.status, 200);
+        EXPECT_EQ(batch.body, "");
+        EXPECT_TRUE(batch.keep_alive);
+        for (int ch : {1, 2, 3}) EXPECT_EQ(tuber(c, call("get_frequency", {ch})).at("result").to_number<double>(), 5e6);
+    });
+}
