@@ -47,7 +47,7 @@ band sweep_band(tuber::board& b, const arguments& args) {
     if (out.fmin <= 0) out.fmin = b.fmin();
     if (out.fmax <= 0) out.fmax = b.fmax();
     if (!(out.fmax > out.fmin)) throw usage_error(fmt::format("fmax ({}) must be above fmin ({})", out.fmax, out.fmin));
-    if (out.points == 0) out.points = static_cast<std::size_t>((out.fmax - out.fmin) / 250.0) + 1;
+    if (out.points == 0) out.points = sweep_points(out.fmin, out.fmax);
     return out;
 }
 

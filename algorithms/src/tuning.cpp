@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/core.h>
+
 #include <tw/deadline.hpp>
 #include <tw/errors.hpp>
 
@@ -83,6 +85,20 @@ std::optional<double> parabola_vertex(const std::vector<double>& x, const std::v
 
 }  // namespace
 
+std::size_t sweep_points(double fmin, double fmax) {
+    constexpr double k_step = 250.0;  // Hz per point
+    if (!(std::isfinite(fmin) && std::isfinite(fmax) && fmin < fmax))
+        throw std::invalid_argument(fmt::format("sweep band [{}, {}] Hz is not finite and ascending", fmin, fmax));
+    // Compared as doubles before any cast: a band of 1e308 Hz must not reach
+    // the conversion to size_t (undefined beyond its range).
+    const double points = std::ceil((fmax - fmin) / k_step) + 1;
+    if (points > static_cast<double>(k_max_sweep_points))
+        throw std::invalid_argument(fmt::format("sweep band [{}, {}] Hz at one point per {} Hz needs {} points, more than "
+                                                "the {} a sweep may take (give fewer points or a narrower band)",
+                                                fmin, fmax, k_step, points, k_max_sweep_points));
+    return static_cast<std::size_t>(points);
+}
+
 int samples_for(double amplitude) {
     check_amplitude(amplitude);
     const double n = 64.0 / (amplitude * amplitude);
@@ -92,7 +108,8 @@ int samples_for(double amplitude) {
 sweep_data network_analysis(tuber::board& board, double fmin, double fmax, std::size_t points, double amplitude,
                             int channel, const sweep_options& opts) {
     check_amplitude(amplitude);
-    if (points < 2) throw std::invalid_argument("network_analysis: at least 2 points, got " + std::to_string(points));
+    if (points < 2 || points > k_max_sweep_points)
+        throw std::invalid_argument(fmt::format("network_analysis: {} points, outside [2, {}]", points, k_max_sweep_points));
     if (!(fmin < fmax)) throw std::invalid_argument("network_analysis: fmin must be below fmax");
     sweep_data s;
     s.amplitude = amplitude;
@@ -236,17 +253,20 @@ board_result tune_board(tuber::board& board, const board_options& opts) {
     board_result out;
     out.address = board.address();
     out.serial = board.serial();
-    const int nch = board.nchannels();
+    // The board checked NCHANNELS (1..4096), FMIN and FMAX (finite, 0..10 GHz,
+    // ascending) where they entered (tuber::board, docs/DRIVERS.md); a band
+    // too wide to sweep is caught by sweep_points before anything is sized.
+    const auto nch = static_cast<std::size_t>(board.nchannels());
     const double fmin = opts.fmin > 0 ? opts.fmin : board.fmin(), fmax = opts.fmax > 0 ? opts.fmax : board.fmax();
-    const std::size_t points = opts.points ? opts.points : static_cast<std::size_t>(std::ceil((fmax - fmin) / 250.0)) + 1;
+    const std::size_t points = opts.points ? opts.points : sweep_points(fmin, fmax);
 
     out.sweep = network_analysis(board, fmin, fmax, points, opts.amplitude, 0, opts.sweep);
     out.resonances = find_resonances(out.sweep, opts.find);
     out.resonators_found = out.resonances.size();
-    const std::size_t used = std::min<std::size_t>(out.resonances.size(), static_cast<std::size_t>(std::max(nch, 0)));
+    const std::size_t used = std::min(out.resonances.size(), nch);
 
     // Channels left over: amplitude 0 (and frequency FMIN, as after reset()).
-    out.channels.resize(static_cast<std::size_t>(std::max(nch, 0)));
+    out.channels.resize(nch);
     if (used < out.channels.size()) {
         tuber::batch b(board.tuber());
         for (std::size_t i = used; i < out.channels.size(); ++i) {

@@ -1,11 +1,14 @@
 #include <tw/drivers/jsonrpc/client.hpp>
 
+#include <climits>
 #include <map>
 #include <stdexcept>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/core.h>
+
+#include <tw/drivers/checked.hpp>
 
 namespace tw::jsonrpc {
 
@@ -36,7 +39,12 @@ result to_result(const std::string& address, std::string_view method, const json
         std::string message, data;
         if (err->is_object()) {
             auto& eo = err->get_object();
-            if (auto* c = eo.if_contains("code"); c && c->is_int64()) code = static_cast<int>(c->get_int64());
+            // An int, by the spec; anything else is reported, not narrowed.
+            if (auto* c = eo.if_contains("code"); c && !c->is_null()) try {
+                    code = tw::checked<int>(address, fmt::format("{}: error.code", method), *c, INT_MIN, INT_MAX);
+                } catch (const protocol_error&) {
+                    return result(std::current_exception());
+                }
             if (auto* m = eo.if_contains("message"); m && m->is_string()) message = std::string(m->get_string());
             if (auto* d = eo.if_contains("data")) data = json_text(*d);
         } else {

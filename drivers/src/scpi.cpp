@@ -7,6 +7,8 @@
 
 #include <fmt/core.h>
 
+#include <tw/drivers/checked.hpp>
+
 #include <tw/deadline.hpp>
 #include <tw/duration.hpp>
 
@@ -264,9 +266,10 @@ long long client::query_int(std::string_view q) {
     if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
         // Some instruments write integers as "+1.0000E+00".
         auto d = parse_number(line);
-        if (!d || *d != static_cast<double>(static_cast<long long>(*d)))
-            throw tw::protocol_error(address_, fmt::format("reply to '{}' is not an integer: '{}'", q, line));
-        return static_cast<long long>(*d);
+        if (!d) throw tw::protocol_error(address_, fmt::format("reply to '{}' is not an integer: '{}'", q, line));
+        // Checked before the cast: "1E+30" must not become an undefined long long.
+        constexpr long long k_exact = 1LL << 53;  // doubles are exact integers up to here
+        return tw::checked<long long>(address_, fmt::format("reply to '{}'", q), *d, -k_exact, k_exact);
     }
     return v;
 }

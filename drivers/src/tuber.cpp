@@ -1,6 +1,8 @@
 #include <tw/drivers/tuber/board.hpp>
 #include <tw/drivers/tuber/client.hpp>
 
+#include <tw/drivers/checked.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/core.h>
@@ -348,16 +350,14 @@ const board::info& board::properties() {
         const auto& v = r[k].value();
         return v.is_string() ? std::string(v.get_string()) : json_text(v);
     };
-    auto number = [&](std::size_t k, const char* what) {
-        const auto& v = r[k].value();
-        if (!v.is_number()) throw protocol_error(address(), fmt::format("{}.{} is not a number: {}", object_, what, json_text(v)));
-        return v.to_number<double>();
-    };
+    auto name = [&](const char* property) { return object_ + "." + property; };
     i.serial = text(0);
     i.firmware = text(1);
-    i.nchannels = static_cast<int>(number(2, "NCHANNELS"));
-    i.fmin = number(3, "FMIN");
-    i.fmax = number(4, "FMAX");
+    i.nchannels = tw::checked<int>(address(), name("NCHANNELS"), r[2].value(), 1, k_max_channels);
+    i.fmin = tw::checked<double>(address(), name("FMIN"), r[3].value(), 0.0, k_max_frequency);
+    i.fmax = tw::checked<double>(address(), name("FMAX"), r[4].value(), 0.0, k_max_frequency);
+    if (!(i.fmin < i.fmax))
+        throw protocol_error(address(), fmt::format("{} is {}, not below {} = {}", name("FMIN"), i.fmin, name("FMAX"), i.fmax));
     std::lock_guard g(mtx_);
     if (!info_) info_ = std::move(i);
     return *info_;
@@ -369,26 +369,21 @@ int board::nchannels() { return properties().nchannels; }
 double board::fmin() { return properties().fmin; }
 double board::fmax() { return properties().fmax; }
 
-namespace {
-double as_number(const json::value& v, const std::string& address, const std::string& what) {
-    if (!v.is_number()) throw protocol_error(address, fmt::format("{} returned {}, not a number", what, json_text(v)));
-    return v.to_number<double>();
-}
-}  // namespace
-
 void board::set_frequency(int channel, double hz) { client_.call(object_, "set_frequency", {channel, hz}); }
 double board::get_frequency(int channel) {
-    return as_number(client_.call(object_, "get_frequency", {channel}), address(), object_ + ".get_frequency");
+    return tw::checked<double>(address(), object_ + ".get_frequency", client_.call(object_, "get_frequency", {channel}), 0.0,
+                               k_max_frequency);
 }
 void board::set_amplitude(int channel, double amplitude) { client_.call(object_, "set_amplitude", {channel, amplitude}); }
 double board::get_amplitude(int channel) {
-    return as_number(client_.call(object_, "get_amplitude", {channel}), address(), object_ + ".get_amplitude");
+    return tw::checked<double>(address(), object_ + ".get_amplitude", client_.call(object_, "get_amplitude", {channel}), 0.0, 1.0);
 }
 std::complex<double> board::get_samples(int channel, int n) {
     return to_complex(client_.call(object_, "get_samples", {channel, n}), address(), object_ + ".get_samples");
 }
 double board::get_temperature() {
-    return as_number(client_.call(object_, "get_temperature"), address(), object_ + ".get_temperature");
+    return tw::checked<double>(address(), object_ + ".get_temperature", client_.call(object_, "get_temperature"), -273.15,
+                               1000.0);
 }
 void board::reset() { client_.call(object_, "reset"); }
 
@@ -397,7 +392,8 @@ std::complex<double> board::to_complex(const json::value& v, const std::string& 
     const json::value* q = v.is_object() ? v.get_object().if_contains("q") : nullptr;
     if (!i || !q || !i->is_number() || !q->is_number())
         throw protocol_error(address, fmt::format("{} returned {}, not {{\"i\": number, \"q\": number}}", what, json_text(v)));
-    return {i->to_number<double>(), q->to_number<double>()};
+    return {tw::checked<double>(address, what + ".i", *i, -k_max_sample, k_max_sample),
+            tw::checked<double>(address, what + ".q", *q, -k_max_sample, k_max_sample)};
 }
 
 }  // namespace tw::tuber

@@ -1,7 +1,8 @@
 // Tuning algorithms against the in-process simulator and its ground truth:
 // accuracy (one-to-one matching of carriers to resonators), low amplitude,
 // identical results synchronously and fanned out, composition
-// tune_array → tune_board → tune_channel, and a stalled board.
+// tune_array → tune_board → tune_channel, a stalled board, and boards that
+// report properties out of range (scripted hostile peers).
 //
 // Kept small for the suite's time budget: 2–3 boards × 16 channels per seed.
 #include <tw/algorithms/tuning.hpp>
@@ -11,10 +12,12 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <limits>
 #include <random>
 
 #include <gtest/gtest.h>
 
+#include "../drivers/drivers_test_util.hpp"
 #include "sim_fixture.hpp"
 
 using namespace std::chrono_literals;
@@ -285,4 +288,44 @@ TEST(Tuning, UnreachableBoardFailsWithItsErrorAndOthersSucceed) {
     EXPECT_EQ(out[0].status, alg::board_status::failed);
     EXPECT_FALSE(out[0].error.empty());
     EXPECT_EQ(out[1].status, alg::board_status::ok) << out[1].error;
+}
+
+// Issue "Hostile peers and faults" #8: a board reporting NCHANNELS 20000000
+// grew `tw tune` to 4 GiB, -5 made it "ok" with 0 channels, FMAX 1e308
+// overflowed the size_t count of sweep points. Each such board fails alone,
+// with a message naming the property, the value and the range.
+TEST(TuneArray, BoardsWithPropertiesOutOfRangeFailAloneWithAClearMessage) {
+    using tw_drivers_test::board_properties_reply;
+    fixture fx(config(1, 7, 4));
+    fx.run([&] {
+        tw_drivers_test::json_peer huge(fx.rt, board_properties_reply("20000000"));
+        tw_drivers_test::json_peer negative(fx.rt, board_properties_reply("-5"));
+        tw_drivers_test::json_peer far(fx.rt, board_properties_reply("64", "4e6", "1e308"));
+        // Within the driver's ranges, but 40 million points at 250 Hz each.
+        tw_drivers_test::json_peer wide(fx.rt, board_properties_reply("64", "0", "1e10"));
+        const std::vector<std::string> addrs{huge.address(), negative.address(), fx.sim->tuber_addresses()[0],
+                                             far.address(), wide.address()};
+        const auto out = alg::tune_array(addrs, {.concurrency = 0});
+        ASSERT_EQ(out.size(), 5u);
+        EXPECT_EQ(out[2].status, alg::board_status::ok) << out[2].error;
+        const std::vector<std::pair<std::size_t, std::string>> failed{
+            {0, ": Board.NCHANNELS is 20000000, outside the range [1, 4096]"},
+            {1, ": Board.NCHANNELS is -5, outside the range [1, 4096]"},
+            {3, ": Board.FMAX is 1e+308, outside the range [0, 10000000000]"},
+            {4, "needs 40000001 points, more than the 1000000 a sweep may take"}};
+        for (const auto& [i, message] : failed) {
+            EXPECT_EQ(out[i].status, alg::board_status::failed) << i;
+            EXPECT_NE(out[i].error.find(message), std::string::npos) << out[i].error;
+            EXPECT_FALSE(out[i].result);
+        }
+    });
+}
+
+TEST(Tuning, SweepPointsAreCheckedBeforeTheyAreCounted) {
+    EXPECT_EQ(alg::sweep_points(4e6, 6e6), 8001u);
+    EXPECT_EQ(alg::sweep_points(4e6, 4e6 + 100), 2u);
+    EXPECT_THROW(alg::sweep_points(0, 1e308), std::invalid_argument);
+    EXPECT_THROW(alg::sweep_points(0, std::numeric_limits<double>::infinity()), std::invalid_argument);
+    EXPECT_THROW(alg::sweep_points(0, std::nan("")), std::invalid_argument);
+    EXPECT_THROW(alg::sweep_points(6e6, 4e6), std::invalid_argument);
 }

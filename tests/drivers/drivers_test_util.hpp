@@ -10,6 +10,13 @@
 //   scripted_server    a TCP server on a fiber of the test's runtime whose
 //                      connection handler the test writes (misbehaving peers:
 //                      oversized replies, a reply cut once, replies out of order).
+//   read_http_request  on a fiber: reads one HTTP request (headers and body).
+//   http_ok(body)      an HTTP/1.1 200 reply carrying a JSON body.
+//   json_peer          a scripted_server that answers every POST with one
+//                      crafted JSON body (a hostile or broken Tuber board or
+//                      JSON-RPC server).
+//   board_properties_reply  that body for tuber::board's batch of SERIAL,
+//                      FIRMWARE, NCHANNELS, FMIN, FMAX (values as JSON text).
 //
 // Driver objects hold sockets of the clients' runtime: create them inside call().
 
@@ -22,6 +29,8 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include "../sim/sim_test_util.hpp"
@@ -122,5 +131,51 @@ private:
     std::atomic<unsigned short> port_{0};
     tw::task<void> acceptor_task_;
 };
+
+// Reads one HTTP request (headers and Content-Length body) from `sock`;
+// `buf` keeps bytes of a pipelined next request.
+inline void read_http_request(tcp::socket& sock, std::string& buf) {
+    auto n = boost::asio::async_read_until(sock, boost::asio::dynamic_buffer(buf), "\r\n\r\n", tw::yield);
+    auto head = buf.substr(0, n);
+    std::size_t len = 0;
+    if (auto p = head.find("Content-Length: "); p != std::string::npos) len = std::stoul(head.substr(p + 16));
+    while (buf.size() < n + len) {
+        char tmp[4096];
+        auto k = sock.async_read_some(boost::asio::buffer(tmp), tw::yield);
+        buf.append(tmp, k);
+    }
+    buf.erase(0, n + len);
+}
+
+inline std::string http_ok(const std::string& body) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
+// An HTTP peer (a Tuber board, a JSON-RPC server) that answers every
+// request, on every connection, with `body` (keep-alive). Construct and
+// destroy on a fiber of `rt`, like scripted_server.
+class json_peer {
+public:
+    json_peer(tw::runtime& rt, std::string body)
+        : reply_(http_ok(body)), srv_(rt, [this](tcp::socket& sock, std::size_t) {
+              std::string buf;
+              for (;;) {
+                  read_http_request(sock, buf);
+                  boost::asio::async_write(sock, boost::asio::buffer(reply_), tw::yield);
+              }
+          }) {}
+    std::string address() const { return srv_.address(); }
+
+private:
+    std::string reply_;
+    scripted_server srv_;
+};
+
+inline std::string board_properties_reply(const std::string& nchannels, const std::string& fmin = "4e6",
+                                          const std::string& fmax = "6e6") {
+    return R"([{"result": "SN-1"}, {"result": "fw-1"}, {"result": )" + nchannels + R"(}, {"result": )" + fmin +
+           R"(}, {"result": )" + fmax + "}]";
+}
 
 }  // namespace tw_drivers_test

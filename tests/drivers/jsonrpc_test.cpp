@@ -109,3 +109,20 @@ TEST(JsonRpcIndependent, JsonrpclibPelixOverHttp10) {
         for (std::size_t i = 0; i < items.size(); ++i) EXPECT_EQ(all.outcomes[i].value(), 2 * items[i]);
     });
 }
+
+// Issue "Hostile peers and faults" #8 (audit): error.code was narrowed from
+// 64 bits to int unchecked.
+TEST(JsonRpcFaults, ErrorCodeOutOfRangeIsAProtocolErrorNamingIt) {
+    clients c;
+    c.call([&] {
+        json_peer peer(c.rt(), R"({"jsonrpc": "2.0", "id": null, "error": {"code": 99999999999, "message": "boom"}})");
+        tw::jsonrpc::client rpc("http://" + peer.address() + "/rpc");
+        try {
+            rpc.call("Board.get_temperature");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr("Board.get_temperature: error.code is 99999999999, outside the range "
+                                            "[-2147483648, 2147483647]"));
+        }
+    });
+}

@@ -261,3 +261,34 @@ TEST(ScpiFaults, FlappingInstrumentIsReachedAgainOnceBack) {
         SUCCEED();
     });
 }
+
+// Issue "Hostile peers and faults" #8 (audit): query_int cast a float reply to
+// long long unchecked, undefined for "1E+30".
+TEST(ScpiFaults, IntegerRepliesOutOfRangeAreProtocolErrors) {
+    clients c;
+    c.call([&] {
+        scripted_server srv(c.rt(), [](tcp::socket& sock, std::size_t) {
+            std::string buf;
+            for (const std::string reply : {"1E+30\n", "2.5E+00\n", "+4.0000E+00\n"}) {
+                auto n = boost::asio::async_read_until(sock, boost::asio::dynamic_buffer(buf), '\n', tw::yield);
+                buf.erase(0, n);
+                boost::asio::async_write(sock, boost::asio::buffer(reply), tw::yield);
+            }
+            boost::asio::async_read_until(sock, boost::asio::dynamic_buffer(buf), "never", tw::yield);
+        });
+        tw::scpi::client s(srv.address(), {.timeout = 5s});
+        try {
+            s.query_int("COUNT?");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr("reply to 'COUNT?' is 1e+30, outside the range [-9007199254740992, 9007199254740992]"));
+        }
+        try {
+            s.query_int("COUNT?");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr("reply to 'COUNT?' is 2.5, not an integer"));
+        }
+        EXPECT_EQ(s.query_int("COUNT?"), 4);
+    });
+}

@@ -26,20 +26,6 @@ tw::sim::config boards(std::size_t n, std::vector<std::string> faults = {}) {
     return c;
 }
 
-// Reads one HTTP request (headers and Content-Length body) from `sock`.
-void read_request(tcp::socket& sock, std::string& buf) {
-    auto n = boost::asio::async_read_until(sock, boost::asio::dynamic_buffer(buf), "\r\n\r\n", tw::yield);
-    auto head = buf.substr(0, n);
-    std::size_t len = 0;
-    if (auto p = head.find("Content-Length: "); p != std::string::npos) len = std::stoul(head.substr(p + 16));
-    while (buf.size() < n + len) {
-        char tmp[4096];
-        auto k = sock.async_read_some(boost::asio::buffer(tmp), tw::yield);
-        buf.append(tmp, k);
-    }
-    buf.erase(0, n + len);
-}
-
 }  // namespace
 
 TEST(TuberSignature, ObjectAndStringForms) {
@@ -231,7 +217,7 @@ TEST(TuberFaults, DisconnectMidReplyThenTheNextCallReconnects) {
         scripted_server srv(c.rt(), [&](tcp::socket& sock, std::size_t n) {
             std::string buf;
             for (;;) {
-                read_request(sock, buf);
+                read_http_request(sock, buf);
                 if (n == 0) {
                     boost::asio::async_write(sock, boost::asio::buffer(ok.substr(0, ok.size() / 2)), tw::yield);
                     return;  // cut mid-reply
@@ -275,7 +261,7 @@ TEST(TuberFaults, OversizedRepliesAreRejectedWithBoundedMemory) {
         // A peer that announces 1 TiB and streams zeros: rejected at the header.
         scripted_server srv(c.rt(), [&](tcp::socket& sock, std::size_t) {
             std::string buf;
-            read_request(sock, buf);
+            read_http_request(sock, buf);
             std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1099511627776\r\n\r\n";
             boost::asio::async_write(sock, boost::asio::buffer(head), tw::yield);
             std::string chunk(64 * 1024, '0');
@@ -287,7 +273,7 @@ TEST(TuberFaults, OversizedRepliesAreRejectedWithBoundedMemory) {
         // Endless headers: rejected at the header limit.
         scripted_server hdr(c.rt(), [&](tcp::socket& sock, std::size_t) {
             std::string buf;
-            read_request(sock, buf);
+            read_http_request(sock, buf);
             std::string head = "HTTP/1.1 200 OK\r\n";
             boost::asio::async_write(sock, boost::asio::buffer(head), tw::yield);
             std::string line = "X-Filler: " + std::string(1000, 'a') + "\r\n";
@@ -321,5 +307,87 @@ TEST(TuberFaults, FlappingBoardIsReachedAgainOnceBack) {
             tw::sleep_for(20ms);
         }
         SUCCEED();
+    });
+}
+
+// Issue "Hostile peers and faults" #8: NCHANNELS 20000000 grew `tw tune` to
+// 4 GiB, 1e10 or -5 made the board "ok" with 0 channels (an undefined
+// static_cast<int>(double)), FMAX 1e308 overflowed a size_t cast.
+TEST(TuberBoardProperties, OutOfRangeValuesAreProtocolErrorsNamingPropertyValueAndRange) {
+    struct bad {
+        std::string reply;
+        std::string message;
+    };
+    const std::vector<bad> cases{
+        {board_properties_reply("20000000"), "Board.NCHANNELS is 20000000, outside the range [1, 4096]"},
+        {board_properties_reply("1e10"), "Board.NCHANNELS is 10000000000, outside the range [1, 4096]"},
+        {board_properties_reply("-5"), "Board.NCHANNELS is -5, outside the range [1, 4096]"},
+        {board_properties_reply("2.5"), "Board.NCHANNELS is 2.5, not an integer in the range [1, 4096]"},
+        {board_properties_reply(R"("abc")"), R"(Board.NCHANNELS is "abc", not a number in the range [1, 4096])"},
+        {board_properties_reply("0"), "Board.NCHANNELS is 0, outside the range [1, 4096]"},
+        {board_properties_reply("18446744073709551615"), "Board.NCHANNELS is 18446744073709551615, outside the range [1, 4096]"},
+        {board_properties_reply("64", "4e6", "1e308"), "Board.FMAX is 1e+308, outside the range [0, 10000000000]"},
+        // JSON has no NaN; Boost.JSON reads an overflowing exponent as infinity.
+        {board_properties_reply("64", "4e6", "1e999"), "Board.FMAX is inf, not a finite number in the range [0, 10000000000]"},
+        {board_properties_reply("64", "-1e999", "6e6"), "Board.FMIN is -inf, not a finite number in the range [0, 10000000000]"},
+        {board_properties_reply("64", "4e6", R"("NaN")"), R"(Board.FMAX is "NaN", not a number in the range [0, 10000000000])"},
+        {board_properties_reply("64", "-4e6", "6e6"), "Board.FMIN is -4000000, outside the range [0, 10000000000]"},
+        {board_properties_reply("64", "7e6", "6e6"), "Board.FMIN is 7000000, not below Board.FMAX = 6000000"},
+    };
+    clients c;
+    c.call([&] {
+        for (const auto& k : cases) {
+            SCOPED_TRACE(k.reply);
+            json_peer peer(c.rt(), k.reply);
+            tw::tuber::board b(peer.address(), {.timeout = 5s});
+            try {
+                b.nchannels();
+                ADD_FAILURE() << "no error";
+            } catch (const tw::protocol_error& e) {
+                EXPECT_EQ(std::string(e.what()), peer.address() + ": " + k.message);
+                EXPECT_EQ(e.code(), 0);
+            }
+            EXPECT_THROW(b.fmax(), tw::protocol_error);  // nothing half-cached
+        }
+    });
+}
+
+TEST(TuberBoardProperties, ValuesAtTheEdgesOfTheirRangesAreAccepted) {
+    clients c;
+    c.call([&] {
+        {
+            json_peer peer(c.rt(), board_properties_reply("4096", "0", "1e10"));
+            tw::tuber::board b(peer.address());
+            EXPECT_EQ(b.nchannels(), 4096);
+            EXPECT_EQ(b.fmin(), 0.0);
+            EXPECT_EQ(b.fmax(), 1e10);
+        }
+        {
+            json_peer peer(c.rt(), board_properties_reply("1.0", "4e6", "4.000001e6"));  // a whole number as a float
+            tw::tuber::board b(peer.address());
+            EXPECT_EQ(b.nchannels(), 1);
+        }
+    });
+}
+
+TEST(TuberBoardReadings, OutOfRangeReadingsAreProtocolErrors) {
+    clients c;
+    c.call([&] {
+        json_peer temp(c.rt(), R"({"result": 1e999})");
+        tw::tuber::board t(temp.address());
+        try {
+            t.get_temperature();
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr("Board.get_temperature is inf, not a finite number in the range [-273.15, 1000]"));
+        }
+        json_peer samples(c.rt(), R"({"result": {"i": 1e300, "q": 0}})");
+        tw::tuber::board s(samples.address());
+        try {
+            s.get_samples(0);
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr("Board.get_samples.i is 1e+300, outside the range [-1000000000000, 1000000000000]"));
+        }
     });
 }

@@ -72,12 +72,24 @@ struct sweep_options {
     std::size_t batch = 500;    // points per Tuber batch (2 calls each)
 };
 
+// The most points network_analysis takes (its results are ~24 MB then): a
+// larger count is std::invalid_argument rather than an allocation sized by
+// whatever band a board reports.
+inline constexpr std::size_t k_max_sweep_points = 1'000'000;
+
+// Points of a sweep of [fmin, fmax] at one per 250 Hz, both ends included
+// (what tune_board and `tw run` sweep by default). std::invalid_argument if
+// the band is not finite and ascending or needs more than k_max_sweep_points
+// (a band wider than 250 MHz): pass fewer points or a narrower band then.
+std::size_t sweep_points(double fmin, double fmax);
+
 // Samples per reading so that the noise of |S21| is about 2.5e-4 at this
 // amplitude (n = 64/a², at least 256, at most 1e6).
 int samples_for(double amplitude);
 
 // Sweeps `channel` over `points` frequencies evenly spaced in [fmin, fmax]
-// at `amplitude` and leaves the channel at amplitude 0.
+// at `amplitude` and leaves the channel at amplitude 0. `points` in
+// [2, k_max_sweep_points], else std::invalid_argument.
 sweep_data network_analysis(tuber::board& board, double fmin, double fmax, std::size_t points, double amplitude,
                        int channel = 0, const sweep_options& opts = {});
 

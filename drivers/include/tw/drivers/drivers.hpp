@@ -1,5 +1,6 @@
 #pragma once
 // <tw/drivers/drivers.hpp>: every driver of tworoutine in one include.
+#include <tw/drivers/checked.hpp>
 #include <tw/drivers/command_log.hpp>
 #include <tw/drivers/errors.hpp>
 #include <tw/drivers/http.hpp>
