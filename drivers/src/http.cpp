@@ -1,5 +1,6 @@
 #include <tw/drivers/http.hpp>
 
+#include <atomic>
 #include <mutex>
 
 #include <boost/asio/error.hpp>
@@ -11,6 +12,7 @@
 #include <fmt/core.h>
 
 #include <tw/deadline.hpp>
+#include <tw/duration.hpp>
 #include <tw/drivers/errors.hpp>
 #include <tw/yield.hpp>
 
@@ -34,6 +36,9 @@ bool is_connection_drop(const boost::system::error_code& ec) {
 struct http_connection::impl {
     explicit impl(const std::string& address) : lock(address) {}
     tw::device_lock lock;
+    // Requests holding or waiting for `lock`, for the message of a caller
+    // whose deadline passes in the queue.
+    std::atomic<std::size_t> queued{0};
     std::optional<tcp_stream> stream;
     beast::flat_buffer buffer;
 
@@ -55,9 +60,34 @@ void http_connection::close() {
     impl_->close("closed by the client");
 }
 
+// The request timeout covers the exchange only, not the wait for the
+// connection: fibers that share a board queue behind `lock` (FIFO), and with
+// a slow board the last of eight would otherwise spend its whole timeout
+// queueing behind the others' exchanges and fail although its own exchange
+// takes a fraction of it. The queue is bounded anyway — each holder's
+// exchange ends by its timeout — and by the caller's deadline, which alone
+// limits the wait.
 http_reply http_connection::post(std::string_view target, std::string body, const headers& extra, std::string_view content_type) {
+    std::unique_lock g(impl_->lock, std::defer_lock);
+    {
+        ++impl_->queued;
+        struct leave {
+            std::atomic<std::size_t>& n;
+            ~leave() { --n; }
+        } left{impl_->queued};
+        try {
+            g.lock();
+        } catch (const tw::timeout_error&) {
+            throw tw::timeout_error(fmt::format("{}: POST {}: the caller's deadline passed while waiting for the board "
+                                                "({} requests queued)",
+                                                address_, target, impl_->queued.load()));
+        }
+    }
+    // Which limit ends the exchange: the request timeout, or the caller's
+    // deadline if that comes first. Decided now, for the message.
+    const auto caller = tw::current_deadline();
     tw::deadline_scope d(opts_.timeout);
-    std::lock_guard g(impl_->lock);
+    const bool caller_first = d.deadline() == caller && caller != clock::time_point::max();
 
     http::request<http::string_body> req{http::verb::post, std::string(target), 11};
     req.set(http::field::host, address_);
@@ -103,7 +133,11 @@ http_reply http_connection::post(std::string_view target, std::string body, cons
             // Part of the request or reply may be in flight: nobody may read
             // the rest of it.
             impl_->close("timed out");
-            throw tw::timeout_error(fmt::format("{}: POST {}: no complete reply in time", address_, target));
+            if (caller_first)
+                throw tw::timeout_error(fmt::format("{}: POST {}: the caller's deadline passed before the reply was complete",
+                                                    address_, target));
+            throw tw::timeout_error(fmt::format("{}: POST {}: no reply within the request timeout of {}", address_, target,
+                                                tw::format_duration(opts_.timeout)));
         } catch (...) {
             impl_->close("interrupted");
             throw;

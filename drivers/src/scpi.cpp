@@ -51,6 +51,18 @@ clock::time_point after(clock::time_point now, std::chrono::nanoseconds d) {
     return now + std::chrono::ceil<clock::duration>(d);
 }
 
+// Takes the client's lock under the caller's deadline only: options.timeout
+// bounds each exchange once it holds the lock (the wait in the queue is
+// bounded by the holders' own timeouts and by the caller's deadline), so a
+// fiber queued behind slow exchanges of others does not run out of its own.
+void lock_for_exchange(tw::device_lock& lock, const std::string& address) {
+    try {
+        lock.lock();
+    } catch (const tw::timeout_error&) {
+        throw tw::timeout_error(fmt::format("{}: the caller's deadline passed while waiting for the instrument", address));
+    }
+}
+
 }  // namespace
 
 std::optional<error_entry> parse_error_entry(std::string_view line) {
@@ -83,8 +95,9 @@ client::client(std::string address, options opts) : address_(std::move(address))
 client::~client() = default;
 
 void client::close() {
+    lock_for_exchange(lock_, address_);
+    std::lock_guard g(lock_, std::adopt_lock);
     tw::deadline_scope d(opts_.timeout);
-    std::lock_guard g(lock_);
     stream_.reset();
 }
 
@@ -110,30 +123,28 @@ void client::send_line(std::string_view line) {
 }
 
 void client::write(std::string_view command) {
+    lock_for_exchange(lock_, address_);
+    std::lock_guard g(lock_, std::adopt_lock);
     tw::deadline_scope d(opts_.timeout);
-    std::lock_guard g(lock_);
     send_line(command);
     if (opts_.check_errors) check_error_locked(command);
 }
 
 void client::write_checked(std::string_view command) {
+    lock_for_exchange(lock_, address_);
+    std::lock_guard g(lock_, std::adopt_lock);
     tw::deadline_scope d(opts_.timeout);
-    std::lock_guard g(lock_);
     send_line(command);
     check_error_locked(command);
 }
 
 std::string client::query(std::string_view q) {
-    // One clock read serves the call's deadline and, when the lock is free,
-    // query_locked's split of it; a clock read after waiting for the lock
-    // keeps that split honest when the wait was long.
-    auto now = clock::now();
-    tw::deadline_scope d(after(now, opts_.timeout));
-    if (!lock_.try_lock()) {
-        lock_.lock();
-        now = clock::now();
-    }
+    // One clock read serves the exchange's deadline and query_locked's split
+    // of it, taken once the lock is held (the timeout is for the exchange).
+    if (!lock_.try_lock()) lock_for_exchange(lock_, address_);
     std::lock_guard g(lock_, std::adopt_lock);
+    const auto now = clock::now();
+    tw::deadline_scope d(after(now, opts_.timeout));
     return query_locked(q, now, d.deadline());
 }
 
@@ -238,8 +249,9 @@ void client::check_error_locked(std::string_view after) {
 }
 
 void client::check_error() {
+    lock_for_exchange(lock_, address_);
+    std::lock_guard g(lock_, std::adopt_lock);
     tw::deadline_scope d(opts_.timeout);
-    std::lock_guard g(lock_);
     check_error_locked("SYST:ERR?");
 }
 

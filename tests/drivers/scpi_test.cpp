@@ -292,3 +292,25 @@ TEST(ScpiFaults, IntegerRepliesOutOfRangeAreProtocolErrors) {
         EXPECT_EQ(s.query_int("COUNT?"), 4);
     });
 }
+
+// Issue "Hostile peers and faults" #9, for SCPI: the timeout covers the
+// exchange, not the wait behind other fibers' exchanges.
+TEST(ScpiQueue, TimeoutCoversTheExchangeNotTheWaitForTheInstrument) {
+    tw_sim_test::sim_runtime rt;
+    tw::sim::simulator sim(scpi_only(1, {"scpi/latency:300ms@0"}), rt);
+    clients c;
+    c.call([&] {
+        tw::scpi::client s(sim.scpi_addresses()[0], {.timeout = 1500ms});
+        std::vector<int> requests(8);
+        auto r = tw::fan_out(requests, [&](int) { return s.query("*IDN?"); });
+        EXPECT_TRUE(r.all_ok()) << r.summary();
+        // A caller deadline shorter than the queue: the last one never gets in.
+        auto late = tw::fan_out(requests, [&](int) { return s.query("*IDN?"); }, {.deadline = 1s});
+        try {
+            late.outcomes[7].value();
+            ADD_FAILURE() << "no error";
+        } catch (const tw::timeout_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr("the caller's deadline passed while waiting for the instrument"));
+        }
+    });
+}

@@ -391,3 +391,63 @@ TEST(TuberBoardReadings, OutOfRangeReadingsAreProtocolErrors) {
         }
     });
 }
+
+// Issue "Hostile peers and faults" #9: with one 300 ms-latency board,
+// `tw tune --channel-concurrency 8 --timeout 2s` timed out ("no complete reply
+// in time") although each exchange took 0.3 s: the wait in the board's queue
+// counted against the request timeout.
+TEST(TuberQueue, RequestTimeoutCoversTheExchangeNotTheWaitForTheBoard) {
+    tw_sim_test::sim_runtime rt;
+    tw::sim::simulator sim(boards(1, {"latency:300ms@0"}), rt);
+    clients c;
+    c.call([&] {
+        // Eight exchanges of 0.3 s queue for 2.4 s: the last ones waited far
+        // longer than the 1.5 s timeout, each exchange takes a fifth of it.
+        tw::tuber::client t(sim.tuber_addresses()[0], {.timeout = 1500ms});
+        std::vector<int> requests(8);
+        auto r = tw::fan_out(requests, [&](int) { return std::string(t.property("Board", "SERIAL").as_string()); });
+        EXPECT_TRUE(r.all_ok()) << r.summary();
+    });
+}
+
+TEST(TuberQueue, CallersDeadlineBoundsTheWaitForTheBoardAndIsNamed) {
+    tw_sim_test::sim_runtime rt;
+    tw::sim::simulator sim(boards(1, {"latency:300ms@0"}), rt);
+    clients c;
+    c.call([&] {
+        tw::tuber::client t(sim.tuber_addresses()[0], {.timeout = 10s});
+        std::vector<int> requests(8);
+        // The fan-out's deadline is each request's caller deadline. The 8th
+        // request queues behind 7 exchanges of 0.3 s: it cannot reach the
+        // board within 1 s.
+        auto r = tw::fan_out(
+            requests, [&](int) { return std::string(t.property("Board", "SERIAL").as_string()); }, {.deadline = 1s});
+        try {
+            r.outcomes[7].value();
+            ADD_FAILURE() << "no error";
+        } catch (const tw::timeout_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr(": POST /tuber: the caller's deadline passed while waiting for the board ("));
+            EXPECT_THAT(e.what(), HasSubstr(" requests queued)"));
+        }
+        for (const auto& o : r.outcomes) {
+            if (!o.ok()) {
+                EXPECT_THAT(o.error_message(), ::testing::Not(HasSubstr("request timeout")));
+            }
+        }
+    });
+}
+
+TEST(TuberQueue, RequestTimeoutIsNamedWhenItFires) {
+    tw_sim_test::sim_runtime rt;
+    tw::sim::simulator sim(boards(1, {"stall@0"}), rt);
+    clients c;
+    c.call([&] {
+        tw::tuber::client t(sim.tuber_addresses()[0], {.timeout = 200ms});
+        try {
+            t.property("Board", "SERIAL");
+            ADD_FAILURE() << "no error";
+        } catch (const tw::timeout_error& e) {
+            EXPECT_THAT(e.what(), HasSubstr(": POST /tuber: no reply within the request timeout of 200ms"));
+        }
+    });
+}

@@ -10,7 +10,9 @@
 // Bounded input: replies larger than max_body, or headers larger than
 // max_header, are a protocol_error (rejected as soon as the header announces
 // them, so memory stays bounded) and close the connection.
-// Deadlines: each post runs under min(options.timeout, the caller's deadline).
+// Deadlines: each post's exchange (connect, send, reply) runs under
+// min(options.timeout, the caller's deadline); the wait for the connection
+// behind other fibers' posts is bounded by the caller's deadline only.
 // A request that fails or times out closes the connection, so the next
 // request never reads the rest of an old reply.
 //

@@ -2,7 +2,9 @@
 // tw::scpi::client: SCPI over a raw TCP socket (port 5025 convention),
 // commands and replies one line each, for plain blocking code on tw fibers.
 //
-// Deadlines: each call runs under min(options.timeout, the caller's deadline).
+// Deadlines: each call's exchange runs under min(options.timeout, the
+// caller's deadline); the wait for the client behind other fibers' calls is
+// bounded by the caller's deadline only.
 // A query that gets no reply in time is how an SCPI instrument says "error"
 // (it stays silent and queues the error): the client then asks `SYST:ERR?`
 // within the same deadline (it keeps options.error_query_timeout of it for
@@ -41,7 +43,7 @@ namespace tw::scpi {
 using namespace std::chrono_literals;
 
 struct options {
-    std::chrono::nanoseconds timeout = 5s;               // per call, under the caller's deadline
+    std::chrono::nanoseconds timeout = 5s;               // per exchange (not the wait for the client), under the caller's deadline
     std::chrono::nanoseconds error_query_timeout = 1s;   // kept for SYST:ERR? after a silent query (at most half the time)
     bool check_errors = false;                           // after every write(), ask SYST:ERR? and throw on an error
     reconnect_policy reconnect{};

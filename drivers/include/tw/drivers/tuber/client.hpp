@@ -53,7 +53,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 struct options {
-    std::chrono::nanoseconds timeout = 5s;        // per request, under the caller's deadline
+    std::chrono::nanoseconds timeout = 5s;        // per exchange (not the wait for the client), under the caller's deadline
     reconnect_policy reconnect{};
     std::size_t max_reply = 64 * 1024 * 1024;     // reply body limit
     std::size_t max_header = 64 * 1024;           // reply header limit
