@@ -14,6 +14,10 @@
 // boards never started; its own exceptions are ignored, a report callback
 // must not stop the array. Cancelling the caller cancels every board and
 // rethrows once they have unwound (fan_out's contract).
+//
+// Concurrency: opts.concurrency (0: all), capped at the descriptors the
+// process can still open (descriptor_budget.hpp), one per board in flight;
+// the other boards wait their turn instead of failing with EMFILE.
 
 #include <cstddef>
 #include <exception>
@@ -24,11 +28,14 @@
 
 #include <tw/fan_out.hpp>
 
+#include "descriptor_budget.hpp"
+
 namespace tw::algorithms::detail {
 
 template <class Outcome, class Check, class FromError>
 std::vector<Outcome> per_board(const std::vector<std::string>& addresses, Check&& check, FromError&& from_error,
                                fan_out_options opts, const std::function<void(std::size_t, const Outcome&)>& on_board) {
+    opts.concurrency = descriptor_budget(opts.concurrency, addresses.size());
     std::size_t not_ok = 0;
     if (opts.progress)
         opts.progress = [&, user = std::move(opts.progress)](const fan_out_progress& p) {

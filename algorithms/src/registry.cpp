@@ -18,6 +18,7 @@
 #include <tw/fan_out.hpp>
 
 #include "builtin_algorithms.hpp"
+#include "descriptor_budget.hpp"
 
 namespace tw::algorithms {
 
@@ -236,7 +237,8 @@ std::vector<run_outcome> registry::run(const algorithm& a, run_context& ctx, con
         return {std::move(out)};
     }
 
-    // One call per board, each with a context naming only its board.
+    // One call per board, each with a context naming only its board; as many
+    // at once as connections fit the descriptor limit (descriptor_budget.hpp).
     auto results = fan_out(
         ctx.boards,
         [&](const std::string& address) {
@@ -244,7 +246,7 @@ std::vector<run_outcome> registry::run(const algorithm& a, run_context& ctx, con
             one.boards = {address};
             return a.run(one, args);
         },
-        {.concurrency = ctx.concurrency, .name = a.name});
+        {.concurrency = detail::descriptor_budget(ctx.concurrency, ctx.boards.size()), .name = a.name});
     std::vector<run_outcome> out;
     out.reserve(ctx.boards.size());
     for (std::size_t i = 0; i < ctx.boards.size(); ++i) {
