@@ -12,6 +12,7 @@
 
 #include <tw/runtime.hpp>
 
+#include "stack_overflow.hpp"
 #include "worker.hpp"
 
 namespace tw::detail {
@@ -84,8 +85,5 @@ void set_current_worker(worker* w) noexcept;
 // True once std::exit() runs inside a worker's loop (see exit_guard in
 // worker.cpp): runtimes destroyed from then on are left to the ending process.
 bool exiting_inside_loop() noexcept;
-void install_overflow_handler() noexcept;
-void* enable_alt_stack();          // per thread; returns memory to free
-void disable_alt_stack(void* mem) noexcept;
 
 }  // namespace tw::detail

@@ -71,6 +71,13 @@ TEST(ApiMainThread, SpawnSharesAnArgumentOnlyThroughStdRef) {
 class Api : public tw_test::runtime_fixture {};
 TW_RUNTIME_TEST_SUITE(Api);
 
+TEST_P(Api, RuntimeRunFromAPlainThreadPassesAnArgumentByReference) {
+    tw_test::watchdog guard("rt.run from the test thread");
+    int v = 1;
+    rt().run(set_to_two, v);
+    EXPECT_EQ(v, 2);
+}
+
 TEST_P(Api, RunOnAFiberPassesAnArgumentByReference) {
     run_body([] {
         int v = 1;

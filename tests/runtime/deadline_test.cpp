@@ -235,4 +235,44 @@ TEST_P(Deadline, APassedDeadlineOfAnEarlierWaitDoesNotInterruptALaterOne) {
     });
 }
 
+// ---- the deadline value type -------------------------------------------------
+
+TEST(DeadlineValue, DurationsTooLongToAddAreNoDeadline) {
+    EXPECT_FALSE(tw::deadline::after(std::chrono::hours::max()).is_set());
+    EXPECT_FALSE(tw::deadline::after(clock::duration::max()).is_set());
+    EXPECT_FALSE(tw::deadline::after(std::chrono::seconds::max() / 3).is_set());
+    EXPECT_FALSE(tw::deadline::after(std::chrono::duration<double>(1e300)).is_set());
+    EXPECT_EQ(tw::deadline::after(clock::duration::max()).time_point(), clock::time_point::max());
+    EXPECT_EQ(tw::deadline::none().left(), clock::duration::max());
+    EXPECT_FALSE(tw::deadline::none().passed());
+}
+
+TEST(DeadlineValue, ZeroAndNegativeDurationsHaveAlreadyPassed) {
+    for (auto d : {clock::duration::zero(), clock::duration(-1), clock::duration::min()}) {
+        auto dl = tw::deadline::after(d);
+        EXPECT_TRUE(dl.is_set());
+        EXPECT_TRUE(dl.passed());
+        EXPECT_EQ(dl.left(), clock::duration::zero());
+    }
+    EXPECT_TRUE(tw::deadline::after(std::chrono::hours::min()).passed());
+}
+
+TEST(DeadlineValue, AnOrdinaryTimeoutIsNowPlusItRoundedUp) {
+    const auto now = clock::now();
+    auto d = tw::deadline::after(std::chrono::duration<double, std::milli>(1.0000001), now);
+    EXPECT_EQ(d.time_point(), now + 1000001ns);  // ceil: never earlier than asked
+    EXPECT_EQ(tw::deadline::after(2s, now).time_point(), now + 2s);
+    EXPECT_EQ(tw::earliest(tw::deadline::after(2s, now), tw::deadline::none()), tw::deadline::after(2s, now));
+    EXPECT_LT(tw::deadline::after(1s, now), tw::deadline::after(2s, now));
+}
+
+TEST_P(Deadline, AScopeFromAHugeDurationIsNoDeadline) {
+    run_body([] {
+        tw::deadline_scope d(std::chrono::hours::max());
+        EXPECT_EQ(tw::current_deadline(), clock::time_point::max());
+        tw::deadline_scope e(tw::deadline::after(1h));
+        EXPECT_NE(tw::current_deadline(), clock::time_point::max());
+    });
+}
+
 }  // namespace

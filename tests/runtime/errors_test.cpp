@@ -65,6 +65,10 @@ TEST_P(Errors, ErrorsFormOneHierarchy) {
     static_assert(std::is_base_of_v<tw::error, tw::timeout_error>);
     static_assert(std::is_base_of_v<tw::error, tw::cancelled_error>);
     static_assert(std::is_base_of_v<tw::error, tw::io_error>);
+    // Interruptions share a base, so a caller catches "stopped" once.
+    static_assert(std::is_base_of_v<tw::interrupted_error, tw::timeout_error>);
+    static_assert(std::is_base_of_v<tw::interrupted_error, tw::cancelled_error>);
+    static_assert(!std::is_base_of_v<tw::interrupted_error, tw::io_error>);
     static_assert(std::is_base_of_v<std::logic_error, tw::usage_error>);
     tw::io_error e(std::make_error_code(std::errc::connection_reset), "reading reply");
     EXPECT_EQ(e.code(), std::errc::connection_reset);

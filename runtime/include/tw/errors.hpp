@@ -1,18 +1,23 @@
 #pragma once
 // tw errors: one small hierarchy rooted at tw::error (a std::runtime_error).
 //
-//   tw::error            anything that went wrong while doing the work
-//   ├─ timeout_error     a deadline passed before the operation finished
-//   ├─ cancelled_error   the fiber (or its task, fan-out or runtime) was cancelled
-//   └─ io_error          an I/O operation failed; code() keeps the std::error_code
+//   tw::error              anything that went wrong while doing the work
+//   ├─ interrupted_error   the operation was cut short by an order to stop:
+//   │  ├─ timeout_error    a deadline passed before the operation finished
+//   │  └─ cancelled_error  the fiber (or its task, fan-out or runtime) was cancelled
+//   └─ io_error            an I/O operation failed; code() keeps the std::error_code
 //   tw::usage_error      (a std::logic_error) the call itself is wrong, e.g. it would
 //                        deadlock; the message says what to do instead
 //
 // Drivers add connection_error and protocol_error on top of these.
 //
+// Callers that only need to know "it was stopped, not broken" catch
+// interrupted_error (userver's IoInterrupted).
+//
 // Example:
 //   try { tw::run(tune, board); }
 //   catch (const tw::timeout_error& e) { fmt::print("too slow: {}\n", e.what()); }
+//   catch (const tw::interrupted_error&) { /* cancelled: not a failure of the board */ }
 
 #include <exception>
 #include <stdexcept>
@@ -26,14 +31,19 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-class timeout_error : public error {
+class interrupted_error : public error {
 public:
     using error::error;
 };
 
-class cancelled_error : public error {
+class timeout_error : public interrupted_error {
 public:
-    using error::error;
+    using interrupted_error::interrupted_error;
+};
+
+class cancelled_error : public interrupted_error {
+public:
+    using interrupted_error::interrupted_error;
 };
 
 class io_error : public error {

@@ -190,7 +190,7 @@ fan_out_result<T> fan_out(Range&& items, F f, fan_out_options opts = {}) {
     const std::size_t n = elements.size();
     fan_out_result<T> result;
     result.outcomes.resize(n);
-    const auto until = opts.deadline >= clock::duration::max() / 2 ? clock::time_point::max() : clock::now() + opts.deadline;
+    const auto until = tw::deadline::after(opts.deadline).time_point();
     fan_out_progress prog;
     prog.total = n;
     semaphore slots(opts.concurrency ? opts.concurrency : (n ? n : 1), opts.name + " slots");

@@ -130,6 +130,7 @@ public:
 
     // Runs f(args...) to completion: inline when called on one of this
     // runtime's fibers, else on a new fiber while the calling thread blocks.
+    // f and the arguments are passed by reference (spawn copies them).
     template <class F, class... A>
     auto run(F&& f, A&&... a) -> std::invoke_result_t<F, A...>;
 
@@ -143,7 +144,6 @@ public:
     std::size_t workers() const;
     const runtime_options& options() const;
 
-    detail::runtime_impl& impl() const noexcept { return *impl_; }
 
 private:
     std::unique_ptr<detail::runtime_impl> impl_;
@@ -176,7 +176,10 @@ template <class F, class... A>
 auto runtime::run(F&& f, A&&... a) -> std::invoke_result_t<F, A...> {
     if (detail::on_fiber_of(*impl_)) return std::invoke(std::forward<F>(f), std::forward<A>(a)...);
     detail::check_blocking_allowed("tw::run");
-    return spawn(std::forward<F>(f), std::forward<A>(a)...).get();
+    // Blocks until the fiber is done (if get() throws, the task's destructor
+    // cancels the fiber and waits for it), so the fiber may refer to f and
+    // the arguments on the caller's stack: they are passed by reference.
+    return spawn([&] { return std::invoke(std::forward<F>(f), std::forward<A>(a)...); }).get();
 }
 
 }  // namespace tw

@@ -21,9 +21,8 @@
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive/set.hpp>
 
-namespace tw {
-using clock = std::chrono::steady_clock;
-}
+#include <tw/deadline.hpp>
+
 
 namespace tw::detail {
 
@@ -230,5 +229,8 @@ void check_blocking_allowed(const char* what);
 
 // The runtime's worker thread (or guest thread) the caller runs on, if any.
 worker* current_worker() noexcept;
+
+// The calling plain thread's deadline (its deadline_scope); max() if none.
+clock::time_point thread_deadline() noexcept;
 
 }  // namespace tw::detail
