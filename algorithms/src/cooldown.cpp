@@ -24,7 +24,7 @@ std::string number(double v, const char* format = "%g") {
 }
 
 std::string duration_text(clock::duration d) {
-    if (d >= clock::duration::max() / 2) return "none";
+    if (!tw::deadline::after(d).is_set()) return "none";
     return tw::format_duration(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
 }
 
@@ -71,7 +71,7 @@ cooldown_result cooldown(modbus::compressor& compressor, scpi::temperature_contr
         throw std::invalid_argument("cooldown: ramp rate must be >= 0 K/min, got " + number(opts.ramp_rate));
 
     const auto t0 = clock::now();
-    const auto until = deadline >= clock::duration::max() / 2 ? clock::time_point::max() : t0 + deadline;
+    const auto until = tw::deadline::after(deadline, t0).time_point();
     const std::string& comp_addr = compressor.modbus().address();
 
     cooldown_result r;

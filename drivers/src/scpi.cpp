@@ -47,8 +47,7 @@ bool asks_error_queue(std::string_view q) {
 
 // now + d, or no deadline for a timeout too long to add.
 clock::time_point after(clock::time_point now, std::chrono::nanoseconds d) {
-    if (d >= std::chrono::nanoseconds::max() / 2) return clock::time_point::max();
-    return now + std::chrono::ceil<clock::duration>(d);
+    return tw::deadline::after(d, now).time_point();
 }
 
 // Takes the client's lock under the caller's deadline only: options.timeout
