@@ -206,17 +206,11 @@ void worker::start_fiber(task_base* t, spawn_params p, fiber_state* parent) {
     guarded_.store(stacks_->guarded_in_use(), std::memory_order_relaxed);
     auto* active = boost::fibers::context::active();
     active->attach(ctx.get());
-    if (t_worker_signals == &signals_ && signals_.idle.load(std::memory_order_relaxed)) {
+    if (signals_.can_resume_inline()) {
         // Started by a handler on our dispatcher (a spawn from another thread
         // or from an Asio handler): run it now, as yield_core::finish resumes
         // a fiber, instead of waking Boost.Fiber's loop to pick it.
-        signals_.count_switch();
-        signals_.idle.store(false, std::memory_order_relaxed);
-        signals_.running.store(fs, std::memory_order_relaxed);
-        ctx->resume(signals_.dispatcher);
-        signals_.running.store(nullptr, std::memory_order_relaxed);
-        signals_.idle.store(true, std::memory_order_relaxed);
-        if (ctx->sleep_is_linked()) wake_dispatcher();  // see yield_core::finish
+        signals_.resume_inline(ctx.get(), fs);
     } else {
         active->get_scheduler()->schedule(ctx.get());
     }

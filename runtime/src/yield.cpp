@@ -13,24 +13,29 @@ void yield_core::resume_parked() noexcept {
     // else resumes it, so `c` stays valid even though *this may not.
     auto* c = ctx;
     auto& sig = fs->signals();
-    if (t_worker_signals == &sig && sig.idle.load(std::memory_order_relaxed)) {
+    if (sig.can_resume_inline()) {
         // The usual case: a handler run by io_scheduler::suspend_until on
-        // the fiber's own thread, from its dispatcher. Switch to the fiber
-        // now; passing the dispatcher puts it back in the ready queue (as
-        // Boost.Fiber's own loop does), and the switch back returns here.
-        sig.count_switch();
-        sig.idle.store(false, std::memory_order_relaxed);
-        sig.running.store(fs, std::memory_order_relaxed);
-        c->resume(sig.dispatcher);
-        sig.running.store(nullptr, std::memory_order_relaxed);
-        sig.idle.store(true, std::memory_order_relaxed);
-        // If it went on into a timed wait of Boost.Fiber's (its sleep
-        // queue), only the dispatcher's loop arms a timer for it.
-        if (c->sleep_is_linked()) wake_dispatcher(*sig.owner);
+        // the fiber's own thread, from its dispatcher.
+        sig.resume_inline(c, fs);
     } else {
         // Another thread, a fiber, or a host's handler in guest mode: queue it.
         boost::fibers::context::active()->schedule(c);
     }
+}
+
+void worker_signals::resume_inline(boost::fibers::context* c, fiber_state* fs) noexcept {
+    // Switch to the fiber now; passing the dispatcher puts it back in the
+    // ready queue (as Boost.Fiber's own loop does), and the switch back
+    // returns here.
+    count_switch();
+    idle.store(false, std::memory_order_relaxed);
+    running.store(fs, std::memory_order_relaxed);
+    c->resume(dispatcher);
+    running.store(nullptr, std::memory_order_relaxed);
+    idle.store(true, std::memory_order_relaxed);
+    // If it went on into a timed wait of Boost.Fiber's (its sleep queue),
+    // only the dispatcher's loop arms a timer for it.
+    if (c->sleep_is_linked()) wake_dispatcher(*owner);
 }
 
 void yield_core::suspend_parked(const char* what) {

@@ -46,6 +46,12 @@ struct worker_signals {
 
     void count_switch() noexcept { switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     worker* owner = nullptr;
+
+    // Whether the caller is a handler run by this worker's dispatcher, on its
+    // thread, with no fiber running: then a fiber can be resumed right here.
+    bool can_resume_inline() const noexcept;
+    // Runs fiber c (state fs) until it suspends, from such a handler.
+    void resume_inline(boost::fibers::context* c, fiber_state* fs) noexcept;
 };
 
 // Something a fiber is parked on that cancellation or a deadline can cut
@@ -201,6 +207,10 @@ void wake_dispatcher(worker& w) noexcept;
 
 // The signals of the worker whose thread this is (nullptr elsewhere).
 extern thread_local worker_signals* t_worker_signals;
+
+inline bool worker_signals::can_resume_inline() const noexcept {
+    return t_worker_signals == this && idle.load(std::memory_order_relaxed);
+}
 
 }  // namespace tw::detail
 
