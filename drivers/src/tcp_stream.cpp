@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -20,28 +19,6 @@ constexpr std::size_t k_read_chunk = 8192;
 constexpr std::size_t k_first_chunk = 256;
 constexpr std::size_t k_compact_at = 64 * 1024;
 }  // namespace
-
-address_parts parse_address(std::string_view address) {
-    auto fail = [&](const char* why) -> address_parts {
-        throw std::invalid_argument("invalid address '" + std::string(address) + "': " + why +
-                                    " (expected HOST:PORT or [IPv6]:PORT)");
-    };
-    const auto colon = address.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return fail("no port");
-    std::string_view host = address.substr(0, colon);
-    std::string_view port = address.substr(colon + 1);
-    if (host.front() == '[') {
-        if (host.size() < 3 || host.back() != ']') return fail("unbalanced brackets");
-        host = host.substr(1, host.size() - 2);
-    } else if (host.find(':') != std::string_view::npos) {
-        return fail("IPv6 addresses go in brackets");
-    }
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || port.empty() || value == 0 || value > 65535)
-        return fail("bad port");
-    return {std::string(host), static_cast<std::uint16_t>(value)};
-}
 
 tcp_stream tcp_stream::connect(const std::string& address, command_log log) {
     namespace asio = boost::asio;
@@ -81,6 +58,10 @@ tcp_stream tcp_stream::connect(const std::string& address, const reconnect_polic
         try {
             return connect(address, log);
         } catch (const connection_error& e) {
+            // A malformed address (or one the system calls invalid) fails the
+            // same way every time: say why at once instead of retrying and
+            // then reporting only "Invalid argument".
+            if (e.code() == std::errc::invalid_argument) throw;
             if (i >= attempts) {
                 if (attempts == 1) throw;
                 throw connection_error(address, e.code(), "cannot connect (" + std::to_string(attempts) + " attempts)");

@@ -9,9 +9,9 @@
 // Bounded input: read_line never buffers more than `max_line` bytes; a longer
 // line is a protocol_error and closes the stream.
 //
-// Also here: parse_address ("HOST:PORT", "[::1]:PORT") and the reconnect
-// policy (connect with bounded retries and exponential back-off), which
-// drivers use to reach a board again after it power-cycles.
+// Also here: the reconnect policy (connect with bounded retries and
+// exponential back-off), which drivers use to reach a board again after it
+// power-cycles. Addresses are parsed by parse_address (address.hpp).
 //
 // Thread safety: one fiber at a time per stream (drivers serialise callers
 // with a tw::device_lock); the fiber may be on any worker thread.
@@ -34,17 +34,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <tw/drivers/address.hpp>
 #include <tw/drivers/command_log.hpp>
 
 namespace tw {
-
-struct address_parts {
-    std::string host;  // without brackets for IPv6
-    std::uint16_t port = 0;
-};
-
-// "HOST:PORT" or "[v6]:PORT"; throws std::invalid_argument naming the text.
-address_parts parse_address(std::string_view address);
 
 // Bounded retries with exponential back-off, for connecting.
 struct reconnect_policy {
