@@ -4,7 +4,8 @@
 // name per-process temporary files, read and write them, and look at text.
 //
 //   run_tw(args, options)     runs `TW_BINARY args`; stdout (and by default
-//                             stderr) captured, exit status or 128 + signal.
+//                             stderr, or stderr apart) captured, exit status
+//                             or 128 + signal.
 //   run_shell(command)        the same for any shell command.
 //   temp_path(prefix, name)   <gtest temp dir>/tw_<prefix>_<pid>_<name>.
 //   read_file, write_file, read_json, well_formed_xml, matches, count_of.
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -43,12 +45,15 @@ namespace tw_test {
 struct command_result {
     int status = -1;  // exit status, or 128 + signal; -1 if it never ran
     std::string output;
+    std::string error;  // stderr, with run_options::separate_stderr
 };
 
 struct run_options {
     // stderr into `output`, interleaved with stdout; false leaves it on the
     // test's own stderr (the test log), so `output` is stdout alone.
     bool merge_stderr = true;
+    // stderr into `error`, apart from stdout (what usage errors are checked on).
+    bool separate_stderr = false;
     // A command prefix that runs tw, e.g. "timeout 10"; empty runs tw directly.
     std::string wrapper;
 };
@@ -56,8 +61,13 @@ struct run_options {
 // The option sets the tests use.
 // `output` is stdout alone (a JSON document); stderr goes to the test log.
 inline const run_options k_stdout_only{.merge_stderr = false};
-// A deadlock guard: `timeout` ends a tw that hangs (TERM after 120 s, KILL 5 s later).
-inline const run_options k_hang_guarded{.wrapper = "timeout -k 5 120"};
+// The deadlock guard: `timeout` ends a tw that hangs (TERM after 120 s, KILL
+// 5 s later; status 124 or 137, never a pass).
+inline const std::string k_deadlock_guard = "timeout -k 5 120";
+inline const run_options k_hang_guarded{.wrapper = k_deadlock_guard};
+// The deadlock guard, with stderr apart from stdout: for usage errors, which
+// must say one line on stderr and nothing on stdout.
+inline const run_options k_usage_checked{.merge_stderr = false, .separate_stderr = true, .wrapper = k_deadlock_guard};
 // SIGINT after 1.5 s, tw's exit status kept: what an interrupted run leaves.
 inline const run_options k_interrupted_after_1_5s{.wrapper = "timeout --preserve-status -s INT 1.5"};
 
@@ -74,12 +84,30 @@ inline command_result run_shell(const std::string& command) {
     return r;
 }
 
+// The whole file, or "" if it cannot be read.
+inline std::string read_file(const std::string& path);
+
 // Runs `tw args` (args as a shell would split them).
 inline command_result run_tw(const std::string& args, const run_options& options = {}) {
     std::string command = std::string(TW_BINARY) + " " + args;
     if (!options.wrapper.empty()) command = options.wrapper + " " + command;
-    if (options.merge_stderr) command += " 2>&1";
-    return run_shell(command);
+    std::string error_file;
+    if (options.separate_stderr) {
+        std::string name = ::testing::TempDir() + "tw_stderr_XXXXXX";
+        const int fd = ::mkstemp(name.data());
+        if (fd < 0) return {};
+        ::close(fd);
+        error_file = name;
+        command += " 2>" + error_file;
+    } else if (options.merge_stderr) {
+        command += " 2>&1";
+    }
+    auto r = run_shell(command);
+    if (!error_file.empty()) {
+        r.error = read_file(error_file);
+        std::remove(error_file.c_str());
+    }
+    return r;
 }
 
 // A path unique to this test process, e.g. temp_path("tune", "ok.json").

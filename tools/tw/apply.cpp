@@ -139,7 +139,8 @@ void add_apply_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("apply", "Restore a saved tuning: set each board's channels from a tw tune report");
     cmd->add_option("REPORT", o->report, "A tw tune --report file (schema 1)")->required();
     cmd->add_option("--timeout", o->timeout, "Per request to a board")->capture_default_str();
-    cmd->add_option("--concurrency", o->concurrency, "Boards applied at once (0: all)")->capture_default_str();
+    count_option(*cmd, "--concurrency", o->concurrency, "Boards applied at once (0: all)", 0, k_max_concurrency)
+        ->capture_default_str();
     cmd->add_flag("--dry-run", o->dry_run, "List what would be set; contact no board");
     cmd->add_flag("--ignore-serial", o->ignore_serial, "Apply even where the board's SERIAL differs from the report's");
     cmd->footer("Only boards with status \"ok\" in the report are applied.\n"

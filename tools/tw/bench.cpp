@@ -18,6 +18,7 @@
 // median of three children per side is reported.
 
 #include "commands.hpp"
+#include "verb_util.hpp"
 
 #include <pthread.h>
 #include <sched.h>
@@ -721,9 +722,9 @@ void add_bench_command(CLI::App& app) {
     micro->add_option("--side", opts->side, "Measure only tw, only the baseline, or both")
         ->check(CLI::IsMember({"tw", "baseline", "both"}))
         ->capture_default_str();
-    micro->add_option("--iterations", opts->iterations,
-                      "Run exactly N iterations once, without warm-up (timing figures; for profilers)")
-        ->option_text("N");
+    // A billion switches or spawns already take minutes: more is a typo.
+    count_option(*micro, "--iterations", opts->iterations,
+                 "Run exactly N iterations once, without warm-up (timing figures; for profilers)", 1, 1'000'000'000);
     micro->add_option("--child-side", opts->child_side, "internal: measure one side in this process")
         ->check(CLI::IsMember({"tw", "baseline"}))
         ->group("");

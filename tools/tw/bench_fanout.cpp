@@ -19,7 +19,9 @@
 //   teardown  close every connection and end its fiber/coroutine/thread
 // The children print one JSON line; the parent prints the table or JSON.
 
+#include "board_list.hpp"
 #include "commands.hpp"
+#include "verb_util.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -136,41 +138,36 @@ void raise_fd_limit() {
     }
 }
 
-// "H:P", "H:P+K" (K consecutive ports), comma-separated, possibly repeated.
+// Board-list syntax (board_list.hpp): "H:P", "H:P+K" (K consecutive ports),
+// comma-separated, possibly repeated.
 std::vector<std::string> expand_targets(const std::vector<std::string>& specs) {
     std::vector<std::string> out;
-    for (const auto& raw : specs) {
-        std::stringstream ss(raw);
-        for (std::string item; std::getline(ss, item, ',');) {
-            item = trim(item);
-            if (item.empty()) continue;
-            const auto colon = item.rfind(':');
-            if (colon == std::string::npos) throw CLI::ValidationError("--targets", fmt::format("'{}' is not HOST:PORT", item));
-            const auto plus = item.find('+', colon);
-            try {
-                if (plus == std::string::npos) {
-                    (void)std::stoul(item.substr(colon + 1));
-                    out.push_back(item);
-                } else {
-                    const auto host = item.substr(0, colon);
-                    const auto port = std::stoul(item.substr(colon + 1, plus - colon - 1));
-                    const auto k = std::stoul(item.substr(plus + 1));
-                    for (std::size_t i = 0; i < k; ++i) out.push_back(fmt::format("{}:{}", host, port + i));
-                }
-            } catch (const std::logic_error&) {
-                throw CLI::ValidationError("--targets", fmt::format("'{}' is not HOST:PORT or HOST:PORT+K", item));
-            }
+    for (const auto& spec : specs) {
+        try {
+            for (const auto& b : parse_board_list(spec)) out.push_back(b.address);
+        } catch (const std::invalid_argument& e) {
+            throw CLI::ValidationError("--targets", e.what());
         }
     }
     return out;
 }
 
 tcp::endpoint to_endpoint(const std::string& a) {
-    const auto colon = a.rfind(':');
-    auto host = a.substr(0, colon);
-    if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    if (host == "localhost") host = "127.0.0.1";
-    return {asio::ip::make_address(host), static_cast<unsigned short>(std::stoul(a.substr(colon + 1)))};
+    auto parts = tw::parse_address(a);
+    if (parts.host == "localhost") parts.host = "127.0.0.1";
+    return {asio::ip::make_address(parts.host), parts.port};
+}
+
+// Ranges. One latency sample (4 bytes) is kept per connection and round trip:
+// at most k_max_samples of them (400 MB).
+constexpr std::uint64_t k_max_connections = 1'000'000;
+constexpr std::uint64_t k_max_rounds = 1'000'000;
+constexpr std::uint64_t k_max_samples = 100'000'000;
+
+void check_samples(std::size_t n, std::size_t rounds) {
+    if (n > k_max_samples / rounds)
+        throw CLI::ValidationError("--rounds", fmt::format("{} connections x {} round trips is more than {} samples to keep", n,
+                                                          rounds, k_max_samples));
 }
 
 // ---- the child: one implementation ----------------------------------------------------
@@ -546,6 +543,7 @@ void run_child(const fanout_options& o) {
     raise_fd_limit();
     run_params p{expand_targets(o.targets), o.connections.value_or(0), o.rounds, o.query};
     if (p.targets.empty() || p.n == 0) child_fail("child: no targets or connections");
+    check_samples(p.n, p.rounds);
     samples s;
     s.prepare(p.n, p.rounds);
     std::unique_ptr<impl_base> impl;
@@ -691,10 +689,8 @@ void run_parent(fanout_options o) {
     // Implementations.
     const bool impls_given = !o.impls.empty();
     std::vector<std::string> impls = impls_given ? o.impls : std::vector<std::string>{"fiber", "asio-callbacks", "asio-spawn", "threads"};
-    if (o.rounds == 0) throw CLI::ValidationError("--rounds", "must be at least 1");
     if (o.sim && !o.targets.empty()) throw CLI::ValidationError("--sim", "give either --sim N or --targets SPEC, not both");
     if (!o.sim && o.targets.empty()) throw CLI::ValidationError("--targets", "give --targets SPEC or --sim N");
-    if (o.sim && *o.sim == 0) throw CLI::ValidationError("--sim", "must be at least 1");
     if (o.sim && o.connections && *o.connections != *o.sim)
         throw CLI::ValidationError("--connections", "with --sim N there are N connections, one per simulated instrument");
     if (!o.sim && (o.sim_ports || o.latency != "0"))
@@ -710,10 +706,10 @@ void run_parent(fanout_options o) {
         targets = expand_targets(o.targets);
         if (targets.empty()) throw CLI::ValidationError("--targets", "no targets");
         n = o.connections.value_or(targets.size());
-        if (n == 0) throw CLI::ValidationError("--connections", "must be at least 1");
     } else {
         n = *o.sim;
     }
+    check_samples(n, o.rounds);
     if (n > k_max_threads) {
         auto it = std::find(impls.begin(), impls.end(), "threads");
         if (it != impls.end()) {
@@ -808,12 +804,15 @@ void add_bench_fanout_command(CLI::App& bench) {
     auto o = std::make_shared<fanout_options>();
     auto* cmd = bench.add_subcommand("fanout", "Many connections doing SCPI round trips: tw fibers beside Asio callbacks, asio::spawn, threads, Python");
     cmd->add_option("--targets", o->targets, "Targets HOST:PORT[+K][,...] answering each line with one line")->delimiter(',')->option_text("SPEC");
-    cmd->add_option("--connections", o->connections, "Connections, round-robin over the targets (default: one per target)")->option_text("N");
-    cmd->add_option("--sim", o->sim, "Start `tw sim --scpi N` and drive N connections against it")->option_text("N");
-    cmd->add_option("--sim-ports", o->sim_ports, "With --sim: serve on K ports (default 16 when N > 1000, else one per instrument)")
-        ->option_text("K");
+    count_option(*cmd, "--connections", o->connections, "Connections, round-robin over the targets (default: one per target)", 1,
+                 k_max_connections);
+    count_option(*cmd, "--sim", o->sim, "Start `tw sim --scpi N` and drive N connections against it", 1, k_max_connections);
+    count_option(*cmd, "--sim-ports", o->sim_ports, "With --sim: serve on K ports (default 16 when N > 1000, else one per instrument)",
+                 1, k_max_ports)
+        ->type_name("K");
     cmd->add_option("--latency", o->latency, "With --sim: the simulator's reply latency (DUR: 200us)")->capture_default_str();
-    cmd->add_option("--rounds", o->rounds, "Timed round trips per connection (after one untimed first round trip)")->capture_default_str();
+    count_option(*cmd, "--rounds", o->rounds, "Timed round trips per connection (after one untimed first round trip)", 1, k_max_rounds)
+        ->capture_default_str();
     cmd->add_option("--impl", o->impls, "Implementations (default: all but python-asyncio)")
         ->delimiter(',')
         ->check(CLI::IsMember(k_impls))

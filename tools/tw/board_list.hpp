@@ -5,8 +5,9 @@
 // NAME ADDRESS; `#` starts a comment. An argument naming an existing file is
 // read as a file.
 //
-// Errors: std::invalid_argument quoting the bad entry (callers map it to a
-// usage error, exit 2).
+// Errors: std::invalid_argument quoting the bad entry and saying what is
+// wrong ("missing port", "bad port", ...; callers map it to a usage error,
+// exit 2).
 //
 // Example:
 //   auto boards = tw::cli::parse_board_list("127.0.0.1:9000+4,10.0.0.7:9000");
@@ -20,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <tw/drivers/address.hpp>
 
 namespace tw::cli {
 
@@ -37,34 +40,24 @@ inline std::string trim(std::string_view s) {
     return std::string(s.substr(b, e - b + 1));
 }
 
-inline unsigned long parse_number(const std::string& text, const std::string& entry, const char* what, unsigned long max) {
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
-        throw std::invalid_argument("bad " + std::string(what) + " in board entry '" + entry + "'");
-    unsigned long v = 0;
-    try {
-        v = std::stoul(text);
-    } catch (const std::exception&) {
-        throw std::invalid_argument("bad " + std::string(what) + " in board entry '" + entry + "'");
-    }
-    if (v > max) throw std::invalid_argument(std::string(what) + " out of range in board entry '" + entry + "'");
-    return v;
-}
-
-// ADDRESS or RANGE -> addresses.
+// ADDRESS or RANGE -> addresses. The address is checked by the drivers'
+// parser (tw::parse_address), the one definition of HOST:PORT; a range only
+// adds "+N" after it.
 inline void expand(const std::string& entry, const std::string& name, std::vector<board_entry>& out) {
     const auto colon = entry.rfind(':');
-    if (colon == std::string::npos || colon == 0)
-        throw std::invalid_argument("board entry '" + entry + "' is not HOST:PORT or HOST:PORT+N");
-    const std::string host = entry.substr(0, colon);
-    std::string port_text = entry.substr(colon + 1);
+    const auto plus = colon == std::string::npos ? std::string::npos : entry.find('+', colon);
+    const std::string address = entry.substr(0, plus);
+    const auto port = tw::parse_address(address).port;  // std::invalid_argument saying what is wrong
     unsigned long count = 1;
-    if (auto plus = port_text.find('+'); plus != std::string::npos) {
-        count = parse_number(port_text.substr(plus + 1), entry, "count", 65535);
+    if (plus != std::string::npos) {
+        const std::string n = entry.substr(plus + 1);
+        if (n.empty() || n.size() > 5 || n.find_first_not_of("0123456789") != std::string::npos)
+            throw std::invalid_argument("bad count in board range '" + entry + "' (HOST:PORT+N, N in 1..65535)");
+        count = std::stoul(n);
         if (count == 0) throw std::invalid_argument("board range '" + entry + "' has no boards");
-        port_text.resize(plus);
     }
-    const auto port = parse_number(port_text, entry, "port", 65535);
-    if (port == 0 || port + count - 1 > 65535) throw std::invalid_argument("port out of range in board entry '" + entry + "'");
+    if (port + count - 1 > 65535) throw std::invalid_argument("board range '" + entry + "' runs past port 65535");
+    const std::string host = address.substr(0, address.rfind(':'));
     for (unsigned long k = 0; k < count; ++k)
         out.push_back({count == 1 ? name : (name.empty() ? name : name + "-" + std::to_string(k)),
                        host + ":" + std::to_string(port + k)});

@@ -12,6 +12,7 @@
 //   for (auto& b : set.boards) fmt::print("{} {}\n", b.name, b.address);
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include <tw/sim/simulator.hpp>
 
 #include "board_list.hpp"
+#include "verb_util.hpp"
 
 namespace tw::cli {
 
@@ -43,13 +45,15 @@ inline void add_board_flags(CLI::App& cmd, board_flags& f, const std::string& si
                                   "Boards: HOST:PORT, HOST:PORT+N, comma-separated, or a file (one ADDRESS, RANGE or "
                                   "NAME ADDRESS a line)")
                        ->option_text("SPEC");
-    auto* sim = cmd.add_option("--sim", f.sim, "Start N simulated boards in-process " + sim_help)->option_text("N");
+    // One TCP port per simulated board: at most k_max_ports of them.
+    auto* sim = count_option(cmd, "--sim", f.sim, "Start N simulated boards in-process " + sim_help, 1, k_max_ports);
     boards->excludes(sim);
     if (!seed_and_channels) return;
-    cmd.add_option("--seed", f.seed, "Seed of the simulated boards (--sim; default 1)");
-    cmd.add_option("--channels", f.channels, "Channels (and resonators) per simulated board, at most 256")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 256));
+    count_option(cmd, "--seed", f.seed, "Seed of the simulated boards (--sim; default 1)", 0,
+                 std::numeric_limits<std::uint64_t>::max())
+        ->option_text("S");
+    count_option(cmd, "--channels", f.channels, "Channels (and resonators) per simulated board", 1, tw::sim::k_max_resonators)
+        ->capture_default_str();
 }
 
 class board_set {

@@ -92,7 +92,7 @@ void run_call(const call_options& o) {
 void add_call_command(CLI::App& app) {
     auto o = std::make_shared<call_options>();
     auto* cmd = app.add_subcommand("call", "Call a method of a readout board (Tuber) and print the result as JSON");
-    cmd->add_option("address", o->address, "Board address HOST:PORT")->required();
+    cmd->add_option("address", o->address, "Board address HOST:PORT")->required()->check(address_check());
     cmd->add_option("target", o->target, "OBJECT.METHOD, OBJECT.NAME with --property, OBJECT with --resolve");
     cmd->add_option("args", o->args, "Arguments: JSON values, NAME=VALUE for keyword arguments");
     cmd->add_flag("--property", o->property, "Read the property OBJECT.NAME");

@@ -8,13 +8,15 @@
 // what() as one line on stderr and exit 1; throw CLI::ValidationError (or
 // another CLI::ParseError) for a usage error (exit 2). Results go to stdout,
 // diagnostics through spdlog (configured by --log-level/--log-file before any
-// callback runs).
+// callback runs). Numbers, output files and addresses are declared with the
+// checking helpers of verb_util.hpp (count_option, real_option, output_option,
+// address_check), so a bad value is a usage error before any work starts.
 //
 // Example (tools/tw/bench.cpp, plus a line in main.cpp and tools/CMakeLists.txt):
 //   void add_bench_command(CLI::App& app) {
 //       auto opts = std::make_shared<bench_options>();
 //       auto* cmd = app.add_subcommand("bench", "Measure fiber and I/O overheads");
-//       cmd->add_option("--fibers", opts->fibers, "Fibers to run")->capture_default_str();
+//       count_option(*cmd, "--fibers", opts->fibers, "Fibers to run", 1, 1'000'000)->capture_default_str();
 //       cmd->callback([opts] { run_bench(*opts); });
 //   }
 

@@ -95,9 +95,7 @@ void run_cooldown(const cooldown_cli_options& o) {
     if (deadline.count() == 0) deadline = tw::clock::duration::max();
     const auto timeout = timeout_option(o.timeout);
     const double setpoint = o.setpoint.value_or(10.0);
-    if (!(o.tolerance > 0)) throw CLI::ValidationError("--tolerance", "must be more than 0 K");
-    if (!(o.ramp >= 0)) throw CLI::ValidationError("--ramp", "must be >= 0 K/min");
-    if (!(setpoint >= 0)) throw CLI::ValidationError("--setpoint", "must be >= 0 K");
+    if (o.tolerance == 0) throw CLI::ValidationError("--tolerance", "must be more than 0 K");
 
     // The simulated instruments, in-process, on a runtime of their own.
     std::optional<tw::runtime> sim_rt;
@@ -221,22 +219,30 @@ void run_cooldown(const cooldown_cli_options& o) {
 void add_cooldown_command(CLI::App& app) {
     auto o = std::make_shared<cooldown_cli_options>();
     auto* cmd = app.add_subcommand("cooldown", "Start the compressor and wait until a sensor is stable at a setpoint");
-    auto* controller = cmd->add_option("--controller", o->controller, "SCPI temperature controller")->option_text("HOST:PORT");
-    auto* compressor = cmd->add_option("--compressor", o->compressor, "Modbus compressor")->option_text("HOST:PORT");
+    auto* controller = cmd->add_option("--controller", o->controller, "SCPI temperature controller")
+                            ->option_text("HOST:PORT")
+                            ->check(address_check());
+    auto* compressor = cmd->add_option("--compressor", o->compressor, "Modbus compressor")
+                            ->option_text("HOST:PORT")
+                            ->check(address_check());
     auto* sim = cmd->add_flag("--sim", o->sim, "Start a simulated controller and compressor in-process (a demo of seconds)");
     sim->excludes(controller);
     sim->excludes(compressor);
     cmd->add_option("--fault", o->faults, "Fault of the simulated instruments (--sim; repeatable), e.g. modbus/alarm:overheat")
         ->option_text("SPEC");
-    cmd->add_option("--setpoint", o->setpoint, "Target temperature in kelvin (--sim: default 10)")->option_text("K");
+    // Ranges: a cryostat's controller (a Lakeshore 336 takes setpoints to
+    // 1500 K and ramps of 0.1 mK/min to 100 K/min).
+    real_option(*cmd, "--setpoint", o->setpoint, "Target temperature in kelvin (--sim: default 10)", 0, 1500)->type_name("K");
     cmd->add_option("--deadline", o->deadline, "For the whole cooldown (DUR: 90s, 2h; 0: none)")->capture_default_str();
-    cmd->add_option("--loop", o->loop, "Heater loop of the setpoint")->capture_default_str()->check(CLI::Range(1, 2));
-    cmd->add_option("--sensor", o->sensor, "Sensor that must settle")->capture_default_str()->check(CLI::Range(1, 8));
-    cmd->add_option("--tolerance", o->tolerance, "Kelvin either side of the setpoint")->capture_default_str();
+    count_option(*cmd, "--loop", o->loop, "Heater loop of the setpoint", 1, 2)->capture_default_str();
+    count_option(*cmd, "--sensor", o->sensor, "Sensor that must settle", 1, 8)->capture_default_str();
+    real_option(*cmd, "--tolerance", o->tolerance, "Kelvin either side of the setpoint, more than 0", 0, 100)->capture_default_str();
     cmd->add_option("--hold", o->hold, "Time within the tolerance that counts as stable (DUR; default 30s, --sim 1s)")
         ->option_text("DUR");
     cmd->add_option("--poll", o->poll, "Between readings (DUR; default 1s, --sim 100ms)")->option_text("DUR");
-    cmd->add_option("--ramp", o->ramp, "Ramp the setpoint at this many K/min (0: step)")->option_text("K/min")->capture_default_str();
+    real_option(*cmd, "--ramp", o->ramp, "Ramp the setpoint at this many K/min (0: step)", 0, 100)
+        ->type_name("K/min")
+        ->capture_default_str();
     cmd->add_flag("--acknowledge-fault", o->acknowledge_fault,
                   "Acknowledge a compressor found in fault and start it again (default: refuse)");
     cmd->add_option("--timeout", o->timeout, "Per request to an instrument")->capture_default_str();

@@ -171,13 +171,15 @@ void add_health_command(CLI::App& app) {
     add_board_flags(*cmd, *o, "and check them", /*seed_and_channels=*/false);
     cmd->add_option("--fault", o->faults, "Fault of the simulated boards (--sim; repeatable), e.g. refuse@1, stall@2")
         ->option_text("SPEC");
-    cmd->add_option("--concurrency", o->concurrency, "Boards checked at once (0: all)")->capture_default_str();
+    count_option(*cmd, "--concurrency", o->concurrency, "Boards checked at once (0: all)", 0, k_max_concurrency)
+        ->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "Per board, connecting included (DUR: 500ms, 2s)")->capture_default_str();
     cmd->add_option("--deadline", o->deadline, "For the whole check (DUR; 0: none); boards still running time out")
         ->capture_default_str();
-    cmd->add_option("--max-temp", o->max_temp, "Flag boards warmer than this many °C as warm")->option_text("C");
-    cmd->add_option("--min-temp", o->min_temp, "Flag boards colder than this many °C as warm (a suspect sensor)")
-        ->option_text("C");
+    // From absolute zero to far above any board's limit: a typo, not a limit, beyond.
+    real_option(*cmd, "--max-temp", o->max_temp, "Flag boards warmer than this many °C as warm", -273.15, 1000)->type_name("C");
+    real_option(*cmd, "--min-temp", o->min_temp, "Flag boards colder than this many °C as warm (a suspect sensor)", -273.15, 1000)
+        ->type_name("C");
     cmd->add_flag("--json", o->json, "Print a JSON report instead of the table");
     cmd->footer("Exit status 1 if any board is not ok (unreachable, failed, timeout, warm, or cancelled by Ctrl-C).\n");
     cmd->callback([o] { run_health(*o); });

@@ -5,6 +5,7 @@
 // Errors go to stderr as one line; results go to stdout.
 
 #include "commands.hpp"
+#include "verb_util.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", log_level, "Log level")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
         ->capture_default_str();
-    app.add_option("--log-file", log_file, "Write the log to PATH instead of stderr")->option_text("PATH");
+    tw::cli::output_option(app, "--log-file", log_file, "Write the log to FILE instead of stderr");
 
     // The main app's parse-complete callback runs after all options are parsed
     // and before any subcommand callback, so subcommands always log through the

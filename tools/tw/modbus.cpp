@@ -49,7 +49,6 @@ void run_modbus(const modbus_options& o) {
         throw CLI::ValidationError("ACTION", "expected read-input, read-holding or write, got '" + o.action + "'");
     if (o.args.size() != 2)
         throw CLI::ValidationError("ACTION", o.action == "write" ? "write takes ADDR VALUE" : o.action + " takes ADDR COUNT");
-    if (o.unit > 255) throw CLI::ValidationError("--unit", "0..255");
     const auto addr = static_cast<std::uint16_t>(number_argument("ADDR", o.args[0], 65535));
 
     if (o.action == "write") {
@@ -96,11 +95,11 @@ void run_modbus(const modbus_options& o) {
 void add_modbus_command(CLI::App& app) {
     auto o = std::make_shared<modbus_options>();
     auto* cmd = app.add_subcommand("modbus", "Read or write registers of a Modbus TCP device");
-    cmd->add_option("address", o->address, "Device address HOST:PORT")->required();
+    cmd->add_option("address", o->address, "Device address HOST:PORT")->required()->check(address_check());
     cmd->add_option("action", o->action, "read-input, read-holding or write")->required();
     cmd->add_option("args", o->args, "ADDR COUNT (reads) or ADDR VALUE (write)");
     cmd->add_flag("--float", o->as_float, "Values are float32 register pairs (high word first)");
-    cmd->add_option("--unit", o->unit, "Unit identifier")->capture_default_str();
+    count_option(*cmd, "--unit", o->unit, "Unit identifier", 0, 255)->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "Deadline of the request, e.g. 500ms, 2s")->capture_default_str();
     cmd->callback([o] { run_modbus(*o); });
 }

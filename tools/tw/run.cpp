@@ -64,6 +64,7 @@ json::value args_json(const alg::arguments& args) {
 }
 
 void run_run(const run_options& o) {
+    const auto timeout = timeout_option(o.timeout);
     auto& registry = alg::registry::global();
     for (const auto& p : o.plugins) try {
             alg::load_plugin(p, registry);
@@ -91,7 +92,7 @@ void run_run(const run_options& o) {
     alg::run_context ctx;
     ctx.boards = set.addresses();
     ctx.concurrency = o.concurrency;
-    ctx.tuber.timeout = timeout_option(o.timeout);
+    ctx.tuber.timeout = timeout;
     ctx.print = [](const std::string& line) {
         fmt::print("{}\n", line);
         std::fflush(stdout);
@@ -149,7 +150,7 @@ void add_run_command(CLI::App& app) {
     cmd->add_option("--plugin", o->plugins, "Load algorithms from a plugin library (repeatable)")
         ->option_text("LIB")
         ->allow_extra_args(false);  // one LIB per --plugin: the words after it are NAME and ARGS
-    cmd->add_option("--concurrency", o->concurrency, "Boards at once (0: all)")->capture_default_str();
+    count_option(*cmd, "--concurrency", o->concurrency, "Boards at once (0: all)", 0, k_max_concurrency)->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "Per request to a board")->capture_default_str();
     cmd->add_flag("--json", o->json, "Print one JSON document: {algorithm, arguments, results: [{address, ok, result|error}]}");
     cmd->footer("Exit status 1 if the algorithm failed on any board, 2 for an unknown algorithm or bad arguments.\n");

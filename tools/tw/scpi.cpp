@@ -58,7 +58,7 @@ void run_scpi(const scpi_options& o) {
 void add_scpi_command(CLI::App& app) {
     auto o = std::make_shared<scpi_options>();
     auto* cmd = app.add_subcommand("scpi", "Send SCPI commands to an instrument and print each query's reply");
-    cmd->add_option("address", o->address, "Instrument address HOST:PORT")->required();
+    cmd->add_option("address", o->address, "Instrument address HOST:PORT")->required()->check(address_check());
     cmd->add_option("commands", o->commands, "Commands, e.g. '*IDN?' 'SETP 1,4.5'")->required();
     cmd->add_flag("--check", o->check, "Ask SYST:ERR? after every set command; an error fails the run");
     cmd->add_option("--timeout", o->timeout, "Deadline of each command, e.g. 500ms, 2s")->capture_default_str();

@@ -407,7 +407,8 @@ void add_shell_command(CLI::App& app) {
     cmd->add_option("-c", o->commands, "Run these commands ('cmd; cmd') and exit; status 1 if any failed")
         ->option_text("'CMD; CMD'");
     cmd->add_option("--timeout", o->timeout, "Per request to a board, e.g. 500ms, 2s")->capture_default_str();
-    cmd->add_option("--concurrency", o->concurrency, "Boards at once for tune all, health and run (0: all)")
+    count_option(*cmd, "--concurrency", o->concurrency, "Boards at once for tune all, health and run (0: all)", 0,
+                 k_max_concurrency)
         ->capture_default_str();
     cmd->footer(
         "Commands are read from a prompt on a terminal (type help), else from stdin, one line each.\n"

@@ -20,7 +20,9 @@
 #include "verb_util.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,8 +44,8 @@ struct sweep_options {
     std::size_t sim = 0;
     std::optional<std::uint64_t> seed;
     std::size_t channels = 64;
-    double fmin = 0, fmax = 0;
-    std::size_t points = 0;
+    std::optional<double> fmin, fmax;  // default: the board's FMIN, FMAX
+    std::size_t points = 0;            // 0: one per k_default_step_hz
     double amplitude = 0.5;
     int channel = 0;
     int samples = 0;
@@ -53,6 +55,15 @@ struct sweep_options {
 
 // Hz per point of the default sweep: tune_board's.
 constexpr double k_default_step_hz = 250;
+
+// Ranges of the flags. Points: memory and time grow with them (and the
+// baseline median with points × window), 100,000 is 0.02 Hz steps over a
+// 2 MHz band. Frequencies: far above any readout band; the board's own
+// FMIN..FMAX is checked once it answers, as is --channel against its channels.
+constexpr std::uint64_t k_max_points = 100'000;
+constexpr double k_max_frequency_hz = 1e12;
+constexpr std::uint64_t k_max_channel = 65535;
+constexpr std::uint64_t k_max_samples = 1'000'000;
 
 // find_resonances' running-median baseline must be wide against a dip (a
 // linewidth is up to ~1.2 kHz here): its default of 101 points is 25 kHz at
@@ -77,12 +88,9 @@ struct sweep_run {
 
 void run_sweep(const sweep_options& o) {
     if (o.board.empty() == (o.sim == 0)) throw CLI::ValidationError("sweep", "give exactly one of --board ADDR and --sim");
-    if (o.sim > 1) throw CLI::ValidationError("--sim", "tw sweep sweeps one board: --sim starts one simulated board");
     if (o.seed && !o.sim) throw CLI::ValidationError("--seed", "only with --sim");
-    if (!(o.amplitude > 0 && o.amplitude <= 1)) throw CLI::ValidationError("--amplitude", "must be in (0, 1]");
-    if (o.fmin < 0 || o.fmax < 0) throw CLI::ValidationError("--fmin/--fmax", "frequencies are positive (Hz)");
-    if (o.fmin > 0 && o.fmax > 0 && !(o.fmin < o.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
-    if (o.points == 1) throw CLI::ValidationError("--points", "a sweep needs at least 2 points");
+    if (o.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
+    if (o.fmin && o.fmax && !(*o.fmin < *o.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
     const auto timeout = timeout_option(o.timeout);
 
     // --board is one address, not a board list: only the simulated board goes through board_set.
@@ -103,8 +111,8 @@ void run_sweep(const sweep_options& o) {
     rt.run([&] {
         tw::tuber::board b(address, {.timeout = timeout, .log = verb_log()});
         const double bmin = b.fmin(), bmax = b.fmax();
-        fmin = o.fmin > 0 ? o.fmin : bmin;
-        fmax = o.fmax > 0 ? o.fmax : bmax;
+        fmin = o.fmin.value_or(bmin);
+        fmax = o.fmax.value_or(bmax);
         if (fmin < bmin || fmax > bmax) {
             usage_problem = fmt::format("the band {}..{} Hz is outside the board's FMIN..FMAX {}..{} Hz", fmin, fmax, bmin, bmax);
             return;
@@ -155,29 +163,33 @@ void run_sweep(const sweep_options& o) {
 void add_sweep_command(CLI::App& app) {
     auto o = std::make_shared<sweep_options>();
     auto* cmd = app.add_subcommand("sweep", "Sweep one board's channel over a band, list the resonances, save CSV/SVG");
-    auto* board = cmd->add_option("--board", o->board, "The board: HOST:PORT")->option_text("ADDR");
+    auto* board = cmd->add_option("--board", o->board, "The board: HOST:PORT")
+                      ->option_text("ADDR")
+                      ->check(address_check());
     // `--sim` alone or `--sim 1`: the DESIGN.md convention is `--sim N`, and a
     // sweep has exactly one board.
-    auto* sim = cmd->add_option("--sim", o->sim, "Start one simulated board in-process and sweep it")
+    auto* sim = count_option(*cmd, "--sim", o->sim, "Start one simulated board in-process and sweep it", 1, 1)
                     ->expected(0, 1)
                     ->default_str("1")
                     ->option_text("[1]");
     board->excludes(sim);
-    cmd->add_option("--seed", o->seed, "Seed of the simulated board (--sim; default 1)");
-    cmd->add_option("--channels", o->channels, "Channels (and resonators) of the simulated board, at most 256")
-        ->capture_default_str()
-        ->check(CLI::Range(1, 256));
-    cmd->add_option("--fmin", o->fmin, "Start of the band, Hz (default: the board's FMIN)")->option_text("HZ");
-    cmd->add_option("--fmax", o->fmax, "End of the band, Hz (default: the board's FMAX)")->option_text("HZ");
-    cmd->add_option("--points", o->points, "Points in the band (default: one per 250 Hz)")->option_text("N");
-    cmd->add_option("--amplitude", o->amplitude, "Carrier amplitude while sweeping, in (0, 1]")->capture_default_str();
-    cmd->add_option("--channel", o->channel, "Channel to sweep")->capture_default_str();
-    cmd->add_option("--samples", o->samples, "Samples per point (0: from the amplitude)")
-        ->capture_default_str()
-        ->check(CLI::Range(0, 1000000));
-    cmd->add_option("--csv", o->csv, "Write the sweep as CSV (frequency_hz,magnitude,phase_rad)")->option_text("FILE");
-    cmd->add_option("--plot", o->plot, "Plot |S21| (dB) against frequency with the resonances to an SVG file")
-        ->option_text("FILE.svg");
+    count_option(*cmd, "--seed", o->seed, "Seed of the simulated board (--sim; default 1)", 0,
+                 std::numeric_limits<std::uint64_t>::max())
+        ->option_text("S");
+    count_option(*cmd, "--channels", o->channels, "Channels (and resonators) of the simulated board", 1, tw::sim::k_max_resonators)
+        ->capture_default_str();
+    real_option(*cmd, "--fmin", o->fmin, "Start of the band, Hz (default: the board's FMIN)", 1, k_max_frequency_hz)
+        ->type_name("HZ");
+    real_option(*cmd, "--fmax", o->fmax, "End of the band, Hz (default: the board's FMAX)", 1, k_max_frequency_hz)
+        ->type_name("HZ");
+    count_option(*cmd, "--points", o->points, "Points in the band (default: one per 250 Hz)", 2, k_max_points);
+    real_option(*cmd, "--amplitude", o->amplitude, "Carrier amplitude while sweeping, more than 0", 0, 1)->capture_default_str();
+    count_option(*cmd, "--channel", o->channel, "Channel to sweep", 0, k_max_channel)->capture_default_str();
+    count_option(*cmd, "--samples", o->samples, "Samples per point (0: from the amplitude)", 0, k_max_samples)
+        ->capture_default_str();
+    output_option(*cmd, "--csv", o->csv, "Write the sweep as CSV (frequency_hz,magnitude,phase_rad)");
+    output_option(*cmd, "--plot", o->plot, "Plot |S21| (dB) against frequency with the resonances to an SVG file")
+        ->type_name("FILE.svg");
     cmd->add_option("--timeout", o->timeout, "Per request to the board")->capture_default_str();
     cmd->footer("Exit status 1 if the board failed; 2 for a usage error (including a band outside FMIN..FMAX).\n");
     cmd->callback([o] { run_sweep(*o); });

@@ -39,7 +39,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -165,7 +164,7 @@ void run_tune(const tune_options& o) {
         throw CLI::ValidationError("tune", "give exactly one of --boards SPEC, --sim N and --only-failed REPORT");
     }
     if (!o.sim && o.seed) throw CLI::ValidationError("--seed", "only with --sim");
-    if (!(o.amplitude > 0 && o.amplitude <= 1)) throw CLI::ValidationError("--amplitude", "must be in (0, 1]");
+    if (o.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
     const auto deadline = duration_option("--deadline", o.deadline);
     const auto timeout = timeout_option(o.timeout);
 
@@ -300,9 +299,7 @@ void run_tune(const tune_options& o) {
                                     {"cancelled", cancelled},    {"resonators_found", found},
                                     {"channels_tuned", tuned},   {"channels_verified", verified},
                                     {"interrupted", interrupted}};
-        std::ofstream f(o.report);
-        f << json::serialize(r) << '\n';
-        if (!f) throw std::runtime_error("cannot write the report to '" + o.report + "'");
+        write_text_file(o.report, json::serialize(r) + "\n", "report");
     }
 
     if (!o.plot.empty()) {
@@ -338,16 +335,18 @@ void add_tune_command(CLI::App& app) {
     cmd->add_option("--only-failed", o->only_failed,
                     "Re-run the boards that did not end ok in a saved report (replaces --boards; not with --sim)")
         ->option_text("REPORT");
-    cmd->add_option("--concurrency", o->concurrency, "Boards tuned at once (0: all)")->capture_default_str();
-    cmd->add_option("--channel-concurrency", o->channel_concurrency, "Channels tuned at once on one board (0: all)")
+    count_option(*cmd, "--concurrency", o->concurrency, "Boards tuned at once (0: all)", 0, k_max_concurrency)
         ->capture_default_str();
-    cmd->add_option("--amplitude", o->amplitude, "Sweep and carrier amplitude, in (0, 1]")->capture_default_str();
+    count_option(*cmd, "--channel-concurrency", o->channel_concurrency, "Channels tuned at once on one board (0: all)", 0,
+                 k_max_concurrency)
+        ->capture_default_str();
+    real_option(*cmd, "--amplitude", o->amplitude, "Sweep and carrier amplitude, more than 0", 0, 1)->capture_default_str();
     cmd->add_option("--deadline", o->deadline, "For the whole run (DUR: 90s, 5m; 0: none); boards still running time out")
         ->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "Per request to a board")->capture_default_str();
-    cmd->add_option("--report", o->report, "Write a JSON report to FILE")->option_text("FILE");
-    auto* plot = cmd->add_option("--plot", o->plot, "Plot one board's sweep, resonances and tuned carriers to an SVG file")
-                     ->option_text("FILE.svg");
+    output_option(*cmd, "--report", o->report, "Write a JSON report to FILE");
+    auto* plot = output_option(*cmd, "--plot", o->plot, "Plot one board's sweep, resonances and tuned carriers to an SVG file")
+                     ->type_name("FILE.svg");
     cmd->add_option("--plot-board", o->plot_board, "The board to plot: an address or name of the list (default: the first)")
         ->option_text("ADDR")
         ->needs(plot);
