@@ -182,7 +182,7 @@ void runtime_impl::watchdog_main() {
             if (reported[i] || now - since[i] < threshold) continue;
             auto running = w.describe_running(s);
             if (!running || !running->any) continue;  // it switched just now
-            w.set_blocked_since(since[i]);
+            w.set_blocked_since(since[i], s);
             reported[i] = true;
             warn("tw: " + blocked_worker{i, now - since[i], *running}.text() +
                  ": it has run without suspending, so other fibers and I/O on its thread wait");

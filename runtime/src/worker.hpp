@@ -119,9 +119,17 @@ public:
     std::optional<running_fiber> describe_running(std::size_t switches_seen) const;
     // Watchdog thread: since when the worker's loop has not turned, if it is
     // blocked past the watchdog's threshold (time_point::max(): it is not).
-    void set_blocked_since(clock::time_point tp) noexcept { blocked_since_.store(tp.time_since_epoch().count(), std::memory_order_relaxed); }
+    // `switches`: the count the watchdog saw; once the worker has switched
+    // since, the mark is stale even before the watchdog's next look clears it.
+    void set_blocked_since(clock::time_point tp, std::size_t switches = 0) noexcept {
+        blocked_switches_.store(switches, std::memory_order_relaxed);
+        blocked_since_.store(tp.time_since_epoch().count(), std::memory_order_relaxed);
+    }
     clock::time_point blocked_since() const noexcept {
-        return clock::time_point(clock::duration(blocked_since_.load(std::memory_order_relaxed)));
+        const auto tp = clock::time_point(clock::duration(blocked_since_.load(std::memory_order_relaxed)));
+        if (tp == clock::time_point::max() || blocked_switches_.load(std::memory_order_relaxed) != switches())
+            return clock::time_point::max();
+        return tp;
     }
 
 private:
@@ -170,6 +178,7 @@ private:
     bool in_run_ = false;  // home thread: inside io_scheduler::suspend_until's io_context::run()
     std::thread::id host_thread_;  // guest: the thread that runs the host's loop
     std::atomic<clock::rep> blocked_since_{clock::time_point::max().time_since_epoch().count()};
+    std::atomic<std::size_t> blocked_switches_{0};
 };
 
 template <class F>
