@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <boost/json.hpp>
@@ -83,6 +84,23 @@ TEST(SimScale, ConsecutivePortsAreShownAsARange) {
     sim_runtime rt;
     tw::sim::simulator sim({.boards = 1, .scpi = 0, .modbus = 0, .port = port}, rt);
     EXPECT_EQ(sim.startup_lines(), std::vector<std::string>{"tuber 127.0.0.1:" + std::to_string(port) + "+1"});
+}
+
+TEST(SimScale, CountsThatWouldOverflowAreRejected) {
+    // SIZE_MAX is what "-1" becomes through an unsigned conversion; neither
+    // the port range nor the descriptor count may wrap around it.
+    constexpr auto huge = std::numeric_limits<std::size_t>::max();
+    for (auto c : {tw::sim::config{.boards = huge}, tw::sim::config{.boards = huge, .port = 0},
+                   tw::sim::config{.scpi = huge}, tw::sim::config{.modbus = huge, .modbus_port = 0}}) {
+        try {
+            tw::sim::validate(c);
+            ADD_FAILURE() << "accepted a count of SIZE_MAX";
+        } catch (const std::invalid_argument& e) {
+            EXPECT_THAT(e.what(), ::testing::HasSubstr("at most"));
+        }
+    }
+    EXPECT_THROW(tw::sim::validate({.boards = 2, .port = 65535}), std::invalid_argument);  // 65535+2 runs past
+    EXPECT_NO_THROW(tw::sim::validate({.boards = 1, .port = 65535}));
 }
 
 TEST(SimScale, BadConfigurationsAreRejectedBeforeBinding) {

@@ -32,8 +32,18 @@ void validate(const config& c) {
     if (!(c.fmin > 0) || !(c.fmax > c.fmin)) bad("the board band needs 0 < FMIN < FMAX");
     if (c.scpi_ports > 0 && c.scpi_ports > c.scpi)
         bad(fmt::format("--scpi-ports {} is more than the {} SCPI instruments to serve", c.scpi_ports, c.scpi));
+    // Counts are capped before anything adds or multiplies them (the port
+    // ranges below, the descriptor arithmetic of fit_fd_limit): a count of
+    // SIZE_MAX (a "-1" that wrapped somewhere) must be an error, not a sum
+    // that overflows into something small.
+    auto check_count = [&](const char* what, std::size_t n) {
+        if (n > k_max_instruments) bad(fmt::format("{} {}: at most {} per simulator", what, n, k_max_instruments));
+    };
+    check_count("--boards", c.boards);
+    check_count("--scpi", c.scpi);
+    check_count("--modbus", c.modbus);
     auto check_range = [&](const char* what, std::uint16_t base, std::size_t n) {
-        if (base != 0 && n > 0 && static_cast<std::size_t>(base) + n - 1 > 65535)
+        if (base != 0 && n > 0 && n > std::size_t{65536} - base)
             bad(fmt::format("{} {}+{} runs past port 65535", what, base, n));
     };
     check_range("--port", c.port, c.boards);

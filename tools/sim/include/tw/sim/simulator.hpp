@@ -60,6 +60,11 @@ inline constexpr std::size_t k_max_batch = 16384;
 // calls would otherwise make tens of MB).
 inline constexpr std::size_t k_reply_budget = 8 * 1024 * 1024;
 
+// The most instruments of one kind a simulator serves (validate() refuses
+// more): far beyond any descriptor limit, small enough that no count
+// overflows the arithmetic done with it.
+inline constexpr std::size_t k_max_instruments = 1'000'000;
+
 struct config {
     std::size_t boards = 16;      // Tuber readout boards, one port each
     std::size_t channels = 64;    // channels (and resonators) per board, at most 256
