@@ -299,8 +299,10 @@ TEST(SimFaults, IdleConnectionsAreClosedAfterTheIdleTimeout) {
     client_runtime client;
     client.call([&] {
         for (const auto& addr : {sim.tuber_addresses()[0], sim.scpi_addresses()[0], sim.modbus_addresses()[0]}) {
+            // t0 before connecting: the simulator's idle clock starts when it
+            // accepts, which can be before connect() returns to this fiber.
+            const auto t0 = std::chrono::steady_clock::now();
             auto s = connect(addr);
-            auto t0 = std::chrono::steady_clock::now();
             boost::system::error_code ec;
             char byte;
             s.async_read_some(boost::asio::buffer(&byte, 1), tw::yield[ec]);
