@@ -31,7 +31,58 @@ bool is_connection_drop(const boost::system::error_code& ec) {
            ec == ae::not_connected || ec == ae::bad_descriptor || ec == ae::operation_aborted;
 }
 
+using reply_parser = http::response_parser<http::string_body>;
+
+void set_limits(reply_parser& p, std::size_t max_header, std::size_t max_body) {
+    p.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(max_header, UINT32_MAX)));
+    p.body_limit(max_body);
+}
+
+// A complete reply out of its parser (the body is moved).
+http_reply to_reply(reply_parser& p) {
+    auto& res = p.get();
+    http_reply r;
+    r.status = res.result_int();
+    r.reason = std::string(res.reason());
+    if (auto it = res.find(http::field::content_type); it != res.end()) r.content_type = std::string(it->value());
+    r.body = std::move(res.body());
+    return r;
+}
+
+// Reading a reply failed with ec: the error that says so.
+[[noreturn]] void throw_reply_error(const std::string& address, const boost::system::error_code& ec, std::size_t max_header,
+                                    std::size_t max_body) {
+    if (ec == http::error::body_limit)
+        throw protocol_error(address, fmt::format("reply body larger than {} bytes; connection closed", max_body));
+    if (ec == http::error::header_limit)
+        throw protocol_error(address, fmt::format("reply header larger than {} bytes; connection closed", max_header));
+    if (is_connection_drop(ec)) throw connection_error(address, ec, "connection closed before the reply was complete");
+    if (ec.category() == http::make_error_code(http::error::bad_version).category())
+        throw protocol_error(address, "malformed HTTP reply (" + ec.message() + "); connection closed");
+    throw connection_error(address, ec, "HTTP exchange failed");
+}
+
 }  // namespace
+
+http_reply parse_http_reply(const std::string& address, std::string_view bytes, std::size_t max_header, std::size_t max_body) {
+    reply_parser p;
+    set_limits(p, max_header, max_body);
+    p.eager(true);
+    boost::asio::const_buffer in(bytes.data(), bytes.size());
+    boost::system::error_code ec;
+    while (!p.is_done() && in.size() > 0) {
+        const auto n = p.put(in, ec);
+        if (ec == http::error::need_more) {
+            ec = {};
+            break;  // all there is: the end of the stream decides below
+        }
+        if (ec || n == 0) break;
+        in += n;
+    }
+    if (!ec && !p.is_done()) p.put_eof(ec);
+    if (ec) throw_reply_error(address, ec, max_header, max_body);
+    return to_reply(p);
+}
 
 struct http_connection::impl {
     explicit impl(const std::string& address) : lock(address) {}
@@ -111,19 +162,13 @@ http_reply http_connection::post(std::string_view target, std::string body, cons
         try {
             http::async_write(sock, req, tw::yield[ec]);
             if (!ec) {
-                http::response_parser<http::string_body> p;
-                p.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opts_.max_header, UINT32_MAX)));
-                p.body_limit(opts_.max_body);
+                reply_parser p;
+                set_limits(p, opts_.max_header, opts_.max_body);
                 http::async_read(sock, impl_->buffer, p, tw::yield[ec]);
                 got_some = p.got_some();
                 if (!ec) {
-                    auto& res = p.get();
-                    http_reply r;
-                    r.status = res.result_int();
-                    r.reason = std::string(res.reason());
-                    if (auto it = res.find(http::field::content_type); it != res.end()) r.content_type = std::string(it->value());
-                    const bool keep = res.keep_alive();
-                    r.body = std::move(res.body());
+                    const bool keep = p.get().keep_alive();
+                    http_reply r = to_reply(p);
                     if (opts_.log) opts_.log.received(address_, fmt::format("{} {}", r.status, r.body));
                     if (!keep) impl_->close("the server closes after each reply");
                     return r;
@@ -147,14 +192,7 @@ http_reply http_connection::post(std::string_view target, std::string body, cons
             opts_.log.event(address_, "kept-alive connection was closed by the server; resending on a new one");
             continue;
         }
-        if (ec == http::error::body_limit)
-            throw protocol_error(address_, fmt::format("reply body larger than {} bytes; connection closed", opts_.max_body));
-        if (ec == http::error::header_limit)
-            throw protocol_error(address_, fmt::format("reply header larger than {} bytes; connection closed", opts_.max_header));
-        if (is_connection_drop(ec)) throw connection_error(address_, ec, "connection closed before the reply was complete");
-        if (ec.category() == http::make_error_code(http::error::bad_version).category())
-            throw protocol_error(address_, "malformed HTTP reply (" + ec.message() + "); connection closed");
-        throw connection_error(address_, ec, "HTTP exchange failed");
+        throw_reply_error(address_, ec, opts_.max_header, opts_.max_body);
     }
 }
 

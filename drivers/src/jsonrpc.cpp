@@ -29,8 +29,9 @@ json::object make_request(std::string_view method, json::value params, const jso
     return o;
 }
 
-// A response object -> its result, or the exception for its error object.
-result to_result(const std::string& address, std::string_view method, const json::value& resp) {
+}  // namespace
+
+result parse_response(const std::string& address, std::string_view method, const json::value& resp) {
     if (!resp.is_object())
         return result(std::make_exception_ptr(protocol_error(address, fmt::format("{}: response is not an object: {}", method, json_text(resp)))));
     const auto& o = resp.get_object();
@@ -59,7 +60,56 @@ result to_result(const std::string& address, std::string_view method, const json
     return result(*r);
 }
 
-}  // namespace
+json::value parse_reply(const std::string& address, const http_reply& r) {
+    if (r.status < 200 || r.status >= 300) {
+        std::string msg = r.reason;
+        boost::system::error_code ec;
+        auto v = json::parse(r.body, ec);
+        // Some servers send a JSON-RPC error with a non-2xx status: report it.
+        if (!ec && v.is_object() && v.get_object().contains("error")) return v;
+        throw protocol_error(address, fmt::format("HTTP {} {}", r.status, r.reason), static_cast<int>(r.status), msg);
+    }
+    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return nullptr;
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    if (ec) throw protocol_error(address, "reply is not JSON (" + ec.message() + ")");
+    return v;
+}
+
+result parse_call_reply(const std::string& address, std::string_view method, std::int64_t id, const json::value& v) {
+    if (v.is_object()) {
+        auto* rid = v.get_object().if_contains("id");
+        const bool error_without_id = v.get_object().contains("error") && (!rid || rid->is_null());
+        if (!error_without_id && (!rid || !rid->is_int64() || rid->get_int64() != id))
+            throw protocol_error(address, fmt::format("{}: reply for another request (id {}, expected {})", method,
+                                                      rid ? json_text(*rid) : "none", id));
+    }
+    return parse_response(address, method, v);
+}
+
+std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::int64_t>& ids,
+                                      const std::vector<std::string>& methods, const json::value& v) {
+    std::vector<result> out;
+    if (ids.empty()) return out;  // notifications only
+    if (v.is_object() && v.get_object().contains("error")) {
+        // The server rejected the whole batch (e.g. invalid request).
+        for (std::size_t i = 0; i < ids.size(); ++i) out.push_back(parse_response(address, methods[i], v));
+        return out;
+    }
+    if (!v.is_array()) throw protocol_error(address, "batch reply is not an array");
+    std::map<std::int64_t, const json::value*> by_id;
+    for (auto& r : v.get_array())
+        if (r.is_object())
+            if (auto* id = r.get_object().if_contains("id"); id && id->is_int64()) by_id[id->get_int64()] = &r;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto it = by_id.find(ids[i]);
+        if (it == by_id.end())
+            out.emplace_back(std::make_exception_ptr(protocol_error(address, fmt::format("{}: no response in the batch reply", methods[i]))));
+        else
+            out.push_back(parse_response(address, methods[i], *it->second));
+    }
+    return out;
+}
 
 url_parts parse_url(std::string_view url) {
     auto fail = [&](const char* why) -> url_parts {
@@ -110,39 +160,19 @@ client::client(std::string_view url, options opts)
 client::~client() = default;
 
 json::value client::request(const json::value& body) {
-    auto r = http_.post(target_, json::serialize(body));
-    if (r.status < 200 || r.status >= 300) {
-        std::string msg = r.reason;
-        boost::system::error_code ec;
-        auto v = json::parse(r.body, ec);
-        // Some servers send a JSON-RPC error with a non-2xx status: report it.
-        if (!ec && v.is_object() && v.get_object().contains("error")) return v;
-        throw protocol_error(address(), fmt::format("HTTP {} {}", r.status, r.reason), static_cast<int>(r.status), msg);
-    }
-    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return nullptr;
-    boost::system::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (ec) throw protocol_error(address(), "reply is not JSON (" + ec.message() + ")");
-    return v;
+    return parse_reply(address(), http_.post(target_, json::serialize(body)));
 }
 
 json::value client::call(std::string_view method, json::value params) {
     const auto id = next_id();
     auto v = request(make_request(method, std::move(params), id));
-    if (v.is_object()) {
-        auto* rid = v.get_object().if_contains("id");
-        const bool error_without_id = v.get_object().contains("error") && (!rid || rid->is_null());
-        if (!error_without_id && (!rid || !rid->is_int64() || rid->get_int64() != id))
-            throw protocol_error(address(), fmt::format("{}: reply for another request (id {}, expected {})", method,
-                                                        rid ? json_text(*rid) : "none", id));
-    }
-    return to_result(address(), method, v).value();
+    return parse_call_reply(address(), method, id, v).value();
 }
 
 void client::notify(std::string_view method, json::value params) {
     auto v = request(make_request(method, std::move(params), nullptr));
     // A notification has no reply; a server that reports an error anyway is heard.
-    if (v.is_object() && v.get_object().contains("error")) to_result(address(), method, v).value();
+    if (v.is_object() && v.get_object().contains("error")) parse_response(address(), method, v).value();
 }
 
 std::size_t batch::call(std::string_view method, json::value params) {
@@ -164,29 +194,9 @@ std::vector<result> batch::execute() {
     requests_ = {};
     ids_ = {};
     methods_ = {};
-    std::vector<result> out;
-    if (reqs.empty()) return out;
+    if (reqs.empty()) return {};
     auto v = client_->request(json::value(std::move(reqs)));
-    const auto& address = client_->address();
-    if (ids.empty()) return out;  // notifications only
-    if (v.is_object() && v.get_object().contains("error")) {
-        // The server rejected the whole batch (e.g. invalid request).
-        for (std::size_t i = 0; i < ids.size(); ++i) out.push_back(to_result(address, methods[i], v));
-        return out;
-    }
-    if (!v.is_array()) throw protocol_error(address, "batch reply is not an array");
-    std::map<std::int64_t, const json::value*> by_id;
-    for (auto& r : v.get_array())
-        if (r.is_object())
-            if (auto* id = r.get_object().if_contains("id"); id && id->is_int64()) by_id[id->get_int64()] = &r;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        auto it = by_id.find(ids[i]);
-        if (it == by_id.end())
-            out.emplace_back(std::make_exception_ptr(protocol_error(address, fmt::format("{}: no response in the batch reply", methods[i]))));
-        else
-            out.push_back(to_result(address, methods[i], *it->second));
-    }
-    return out;
+    return parse_batch_reply(client_->address(), ids, methods, v);
 }
 
 }  // namespace tw::jsonrpc

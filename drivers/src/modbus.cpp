@@ -110,6 +110,44 @@ std::vector<float> to_floats(std::span<const std::uint16_t> r) {
     return out;
 }
 
+frame_header parse_frame_header(const std::string& address, std::string_view head) {
+    if (head.size() < k_header)
+        throw tw::protocol_error(address, fmt::format("Modbus frame header of {} bytes, expected {}", head.size(), k_header));
+    const auto tid = get16(head, 0), proto = get16(head, 2), len = get16(head, 4);
+    if (proto != 0 || len < 2 || len > k_max_length)
+        throw tw::protocol_error(address, fmt::format("malformed Modbus frame header (protocol {}, length {})", proto, len));
+    return {tid, len};
+}
+
+std::string parse_reply_pdu(const std::string& address, std::uint8_t function, std::string_view pdu) {
+    if (pdu.empty()) throw tw::protocol_error(address, "empty Modbus reply");
+    const auto fn = static_cast<std::uint8_t>(pdu[0]);
+    if (fn == (function | 0x80)) {
+        const int code = pdu.size() > 1 ? static_cast<unsigned char>(pdu[1]) : 0;
+        const auto name = exception_name(code);
+        throw tw::protocol_error(address, fmt::format("function {}: exception {} ({})", function, code, name), code, name);
+    }
+    if (fn != function)
+        throw tw::protocol_error(address, fmt::format("reply for function {} to a request for function {}", fn, function));
+    return std::string(pdu.substr(1));
+}
+
+std::vector<bool> parse_bits(const std::string& address, std::uint8_t fn, std::uint16_t count, std::string_view r) {
+    if (r.empty() || static_cast<unsigned char>(r[0]) != (count + 7) / 8 || r.size() != 1 + std::size_t((count + 7) / 8))
+        throw tw::protocol_error(address, fmt::format("function {}: reply of {} bytes for {} bits", fn, r.size(), count));
+    std::vector<bool> out(count);
+    for (std::size_t i = 0; i < count; ++i) out[i] = (static_cast<unsigned char>(r[1 + i / 8]) >> (i % 8)) & 1;
+    return out;
+}
+
+std::vector<std::uint16_t> parse_registers(const std::string& address, std::uint8_t fn, std::uint16_t count, std::string_view r) {
+    if (r.empty() || static_cast<unsigned char>(r[0]) != 2 * count || r.size() != 1 + 2 * std::size_t(count))
+        throw tw::protocol_error(address, fmt::format("function {}: reply of {} bytes for {} registers", fn, r.size(), count));
+    std::vector<std::uint16_t> out(count);
+    for (std::size_t i = 0; i < count; ++i) out[i] = get16(r, 1 + 2 * i);
+    return out;
+}
+
 client::client(std::string address, options opts)
     : address_(std::move(address)), opts_(std::move(opts)), connect_lock_(address_) {
     opts_.log = opts_.log.with_format(command_log::format::hex);
@@ -225,12 +263,15 @@ std::string client::transact_once(std::uint8_t function, std::string_view data) 
                     }
                     auto& s = conn->stream;
                     s.fill_to(k_header);
-                    auto head = s.buffered_data();
-                    const auto tid = get16(head, 0), proto = get16(head, 2), len = get16(head, 4);
-                    if (proto != 0 || len < 2 || len > k_max_length) {
-                        opts_.log.received(address_, head.substr(0, k_header));
-                        throw tw::protocol_error(address_, fmt::format("malformed Modbus frame header (protocol {}, length {})", proto, len));
+                    const auto head = s.buffered_data().substr(0, k_header);
+                    frame_header h;
+                    try {
+                        h = parse_frame_header(address_, head);
+                    } catch (const tw::protocol_error&) {
+                        opts_.log.received(address_, head);
+                        throw;
                     }
+                    const auto tid = h.transaction, len = h.length;
                     s.fill_to(6 + std::size_t(len));
                     auto whole = s.buffered_data().substr(0, 6 + std::size_t(len));
                     opts_.log.received(address_, whole);
@@ -287,17 +328,7 @@ std::string client::transact_once(std::uint8_t function, std::string_view data) 
     }
     if (p->error) std::rethrow_exception(p->error);
 
-    const auto& pdu = p->pdu;
-    if (pdu.empty()) throw tw::protocol_error(address_, "empty Modbus reply");
-    const auto fn = static_cast<std::uint8_t>(pdu[0]);
-    if (fn == (function | 0x80)) {
-        const int code = pdu.size() > 1 ? static_cast<unsigned char>(pdu[1]) : 0;
-        const auto name = exception_name(code);
-        throw tw::protocol_error(address_, fmt::format("function {}: exception {} ({})", function, code, name), code, name);
-    }
-    if (fn != function)
-        throw tw::protocol_error(address_, fmt::format("reply for function {} to a request for function {}", fn, function));
-    return pdu.substr(1);
+    return parse_reply_pdu(address_, function, p->pdu);
 }
 
 namespace {
@@ -313,22 +344,12 @@ std::string read_request(std::uint16_t address, std::uint16_t count) {
 
 static std::vector<bool> read_bits(client& c, std::uint8_t fn, std::uint16_t address, std::uint16_t count) {
     if (count == 0 || count > 2000) throw std::invalid_argument("modbus: 1 to 2000 coils or inputs per read");
-    auto r = c.transact(fn, read_request(address, count));
-    if (r.empty() || static_cast<unsigned char>(r[0]) != (count + 7) / 8 || r.size() != 1 + std::size_t((count + 7) / 8))
-        throw tw::protocol_error(c.address(), fmt::format("function {}: reply of {} bytes for {} bits", fn, r.size(), count));
-    std::vector<bool> out(count);
-    for (std::size_t i = 0; i < count; ++i) out[i] = (static_cast<unsigned char>(r[1 + i / 8]) >> (i % 8)) & 1;
-    return out;
+    return parse_bits(c.address(), fn, count, c.transact(fn, read_request(address, count)));
 }
 
 static std::vector<std::uint16_t> read_registers(client& c, std::uint8_t fn, std::uint16_t address, std::uint16_t count) {
     if (count == 0 || count > 125) throw std::invalid_argument("modbus: 1 to 125 registers per read");
-    auto r = c.transact(fn, read_request(address, count));
-    if (r.empty() || static_cast<unsigned char>(r[0]) != 2 * count || r.size() != 1 + 2 * std::size_t(count))
-        throw tw::protocol_error(c.address(), fmt::format("function {}: reply of {} bytes for {} registers", fn, r.size(), count));
-    std::vector<std::uint16_t> out(count);
-    for (std::size_t i = 0; i < count; ++i) out[i] = get16(r, 1 + 2 * i);
-    return out;
+    return parse_registers(c.address(), fn, count, c.transact(fn, read_request(address, count)));
 }
 
 std::vector<bool> client::read_coils(std::uint16_t address, std::uint16_t count) {

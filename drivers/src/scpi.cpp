@@ -268,8 +268,9 @@ double client::query_double(std::string_view q) {
     return *v;
 }
 
-long long client::query_int(std::string_view q) {
-    auto line = query(q);
+long long client::query_int(std::string_view q) { return parse_int_reply(address_, q, query(q)); }
+
+long long parse_int_reply(const std::string& address, std::string_view q, std::string_view line) {
     auto t = trim(line);
     if (!t.empty() && t.front() == '+') t.remove_prefix(1);
     long long v = 0;
@@ -277,23 +278,24 @@ long long client::query_int(std::string_view q) {
     if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
         // Some instruments write integers as "+1.0000E+00".
         auto d = parse_number(line);
-        if (!d) throw tw::protocol_error(address_, fmt::format("reply to '{}' is not an integer: '{}'", q, line));
+        if (!d) throw tw::protocol_error(address, fmt::format("reply to '{}' is not an integer: '{}'", q, line));
         // Checked before the cast: "1E+30" must not become an undefined long long.
         constexpr long long k_exact = 1LL << 53;  // doubles are exact integers up to here
-        return tw::checked<long long>(address_, fmt::format("reply to '{}'", q), *d, -k_exact, k_exact);
+        return tw::checked<long long>(address, fmt::format("reply to '{}'", q), *d, -k_exact, k_exact);
     }
     return v;
 }
 
-std::vector<double> client::query_doubles(std::string_view q) {
-    auto line = query(q);
+std::vector<double> client::query_doubles(std::string_view q) { return parse_doubles_reply(address_, q, query(q)); }
+
+std::vector<double> parse_doubles_reply(const std::string& address, std::string_view q, std::string_view line) {
     std::vector<double> out;
     std::string_view rest = line;
     if (trim(rest).empty()) return out;
     for (;;) {
         const auto comma = rest.find(',');
         auto v = parse_number(rest.substr(0, comma));
-        if (!v) throw tw::protocol_error(address_, fmt::format("reply to '{}' is not a list of numbers: '{}'", q, line));
+        if (!v) throw tw::protocol_error(address, fmt::format("reply to '{}' is not a list of numbers: '{}'", q, line));
         out.push_back(*v);
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);

@@ -92,8 +92,9 @@ std::vector<std::string> warnings_of(const json::object& o) {
     return w;
 }
 
-// One call's entry of a reply -> result.
-result to_result(const std::string& address, const std::string& name, const json::value& entry) {
+}  // namespace
+
+result parse_result(const std::string& address, const std::string& name, const json::value& entry) {
     if (!entry.is_object())
         return result(std::make_exception_ptr(protocol_error(address, fmt::format("{}: reply entry is not an object: {}", name, json_text(entry)))));
     const auto& o = entry.get_object();
@@ -106,7 +107,62 @@ result to_result(const std::string& address, const std::string& name, const json
     return result(*r, warnings_of(o));
 }
 
-}  // namespace
+json::value parse_reply(const std::string& address, const http_reply& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    if (ec) {
+        if (r.status != 200)
+            throw protocol_error(address, fmt::format("HTTP {} {}", r.status, r.reason), static_cast<int>(r.status), r.reason);
+        throw protocol_error(address, "reply is not JSON (" + ec.message() + ")");
+    }
+    if (r.status != 200) {
+        std::string msg = r.reason;
+        if (v.is_object())
+            if (auto* e = v.get_object().if_contains("error")) msg = error_message_of(*e);
+        throw protocol_error(address, fmt::format("HTTP {}: {}", r.status, msg), static_cast<int>(r.status), msg);
+    }
+    return v;
+}
+
+std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::string>& names, const json::value& v) {
+    const auto n = names.size();
+    std::vector<result> out;
+    if (v.is_object() && v.get_object().contains("error")) {
+        // The whole request was refused: every call gets that error.
+        auto msg = error_message_of(v.get_object().at("error"));
+        for (std::size_t i = 0; i < n; ++i)
+            out.emplace_back(std::make_exception_ptr(protocol_error(address, fmt::format("{}: {}", names[i], msg), 0, msg)));
+        return out;
+    }
+    if (!v.is_array() || v.get_array().size() != n)
+        throw protocol_error(address, fmt::format("batch of {} calls: the reply is not an array of {} results", n, n));
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(parse_result(address, names[i], v.get_array()[i]));
+    return out;
+}
+
+object_info parse_description(const std::string& address, std::string_view object, const json::value& v) {
+    if (!v.is_object()) throw protocol_error(address, fmt::format("description of {} is not an object", object));
+    object_info info;
+    info.name = std::string(object);
+    const auto& o = v.get_object();
+    if (auto* d = o.if_contains("__doc__"); d && d->is_string()) info.doc = std::string(d->get_string());
+    if (auto* ms = o.if_contains("methods"); ms && ms->is_object()) {
+        for (auto& [name, m] : ms->get_object()) {
+            method_info mi;
+            mi.name = std::string(name);
+            if (m.is_object()) {
+                auto& mo = m.get_object();
+                if (auto* d = mo.if_contains("__doc__"); d && d->is_string()) mi.doc = std::string(d->get_string());
+                if (auto* s = mo.if_contains("__signature__")) mi.parameters = parse_signature(*s);
+            }
+            mi.signature = format_signature(mi.parameters);
+            info.methods.emplace(mi.name, std::move(mi));
+        }
+    }
+    if (auto* ps = o.if_contains("properties"); ps && ps->is_object()) info.properties = ps->get_object();
+    return info;
+}
 
 std::vector<parameter> parse_signature(const json::value& sig) {
     std::vector<parameter> out;
@@ -202,27 +258,13 @@ void client::warn(const std::string& call, const std::string& warning) const {
 json::value client::request(const json::value& body, bool continue_on_error) {
     http_connection::headers h;
     if (continue_on_error) h.emplace_back("X-Tuber-Options", "continue-on-error");
-    auto r = http_.post(opts_.target, json::serialize(body), h);
-    boost::system::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (ec) {
-        if (r.status != 200)
-            throw protocol_error(address(), fmt::format("HTTP {} {}", r.status, r.reason), static_cast<int>(r.status), r.reason);
-        throw protocol_error(address(), "reply is not JSON (" + ec.message() + ")");
-    }
-    if (r.status != 200) {
-        std::string msg = r.reason;
-        if (v.is_object())
-            if (auto* e = v.get_object().if_contains("error")) msg = error_message_of(*e);
-        throw protocol_error(address(), fmt::format("HTTP {}: {}", r.status, msg), static_cast<int>(r.status), msg);
-    }
-    return v;
+    return parse_reply(address(), http_.post(opts_.target, json::serialize(body), h));
 }
 
 reply client::call_with_warnings(std::string_view object, std::string_view method, json::array args, json::object kwargs) {
     const auto name = fmt::format("{}.{}", object, method);
     auto v = request(call_object(object, method, std::move(args), std::move(kwargs)));
-    auto r = to_result(address(), name, v);
+    auto r = parse_result(address(), name, v);
     reply out{r.value(), r.warnings()};  // value() rethrows the call's error
     return out;
 }
@@ -236,13 +278,13 @@ json::value client::call(std::string_view object, std::string_view method, json:
 
 json::value client::property(std::string_view object, std::string_view name) {
     const auto what = fmt::format("{}.{}", object, name);
-    auto r = to_result(address(), what, request(property_object(object, name)));
+    auto r = parse_result(address(), what, request(property_object(object, name)));
     for (auto& w : r.warnings()) warn(what, w);
     return r.value();
 }
 
 std::vector<std::string> client::objects() {
-    auto r = to_result(address(), "registry", request(json::object{}));
+    auto r = parse_result(address(), "registry", request(json::object{}));
     const auto& v = r.value();
     std::vector<std::string> out;
     const json::value* objs = v.is_object() ? v.get_object().if_contains("objects") : nullptr;
@@ -260,27 +302,8 @@ const object_info& client::resolve(std::string_view object) {
     json::object req;
     req["object"] = json::string(object);
     req["resolve"] = true;
-    auto r = to_result(address(), std::string(object), request(req));
-    const auto& v = r.value();
-    if (!v.is_object()) throw protocol_error(address(), fmt::format("description of {} is not an object", object));
-    auto info = std::make_unique<object_info>();
-    info->name = std::string(object);
-    const auto& o = v.get_object();
-    if (auto* d = o.if_contains("__doc__"); d && d->is_string()) info->doc = std::string(d->get_string());
-    if (auto* ms = o.if_contains("methods"); ms && ms->is_object()) {
-        for (auto& [name, m] : ms->get_object()) {
-            method_info mi;
-            mi.name = std::string(name);
-            if (m.is_object()) {
-                auto& mo = m.get_object();
-                if (auto* d = mo.if_contains("__doc__"); d && d->is_string()) mi.doc = std::string(d->get_string());
-                if (auto* s = mo.if_contains("__signature__")) mi.parameters = parse_signature(*s);
-            }
-            mi.signature = format_signature(mi.parameters);
-            info->methods.emplace(mi.name, std::move(mi));
-        }
-    }
-    if (auto* ps = o.if_contains("properties"); ps && ps->is_object()) info->properties = ps->get_object();
+    auto r = parse_result(address(), std::string(object), request(req));
+    auto info = std::make_unique<object_info>(parse_description(address(), object, r.value()));
     std::lock_guard g(cache_mtx_);
     auto [it, inserted] = cache_.try_emplace(std::string(object), std::move(info));
     return *it->second;
@@ -310,25 +333,11 @@ std::vector<result> batch::execute() {
     auto names = std::move(names_);
     calls_ = {};
     names_ = {};
-    std::vector<result> out;
-    if (calls.empty()) return out;
-    const auto n = calls.size();
+    if (calls.empty()) return {};
     auto v = client_->request(json::value(std::move(calls)), continue_on_error_);
-    const auto& address = client_->address();
-    if (v.is_object() && v.get_object().contains("error")) {
-        // The whole request was refused: every call gets that error.
-        auto msg = error_message_of(v.get_object().at("error"));
-        for (std::size_t i = 0; i < n; ++i)
-            out.emplace_back(std::make_exception_ptr(protocol_error(address, fmt::format("{}: {}", names[i], msg), 0, msg)));
-        return out;
-    }
-    if (!v.is_array() || v.get_array().size() != n)
-        throw protocol_error(address, fmt::format("batch of {} calls: the reply is not an array of {} results", n, n));
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(to_result(address, names[i], v.get_array()[i]));
-        for (auto& w : out.back().warnings()) client_->warn(names[i], w);
-    }
+    auto out = parse_batch_reply(client_->address(), names, v);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        for (auto& w : out[i].warnings()) client_->warn(names[i], w);
     return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include <tw/sim/simulator.hpp>
 
+#include <boost/json/parse.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -22,6 +23,31 @@ TEST(JsonRpcUrl, Forms) {
     EXPECT_EQ(tw::jsonrpc::parse_url("http://localhost/").address, "localhost:80");
     EXPECT_THROW(tw::jsonrpc::parse_url("https://x:1/"), std::invalid_argument);
     EXPECT_THROW(tw::jsonrpc::parse_url("x/rpc"), std::invalid_argument);
+}
+
+TEST(JsonRpcReplies, ParsedWithoutAConnection) {
+    const std::string a = "b:1";
+    EXPECT_TRUE(tw::jsonrpc::parse_reply(a, {.status = 200, .body = " \r\n"}).is_null());
+    EXPECT_THROW(tw::jsonrpc::parse_reply(a, {.status = 200, .body = "{"}), tw::protocol_error);
+    EXPECT_THROW(tw::jsonrpc::parse_reply(a, {.status = 500, .reason = "Oops", .body = "x"}), tw::protocol_error);
+    // A JSON-RPC error with a non-2xx status is the reply.
+    auto err = tw::jsonrpc::parse_reply(a, {.status = 400, .body = R"({"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null})"});
+    try {
+        tw::jsonrpc::parse_call_reply(a, "m", 1, err).value();
+        FAIL() << "no exception";
+    } catch (const tw::protocol_error& e) {
+        EXPECT_EQ(e.code(), -32700);
+    }
+    EXPECT_EQ(tw::jsonrpc::parse_call_reply(a, "m", 1, json::parse(R"({"jsonrpc":"2.0","result":4,"id":1})")).value(), 4);
+    EXPECT_THROW(tw::jsonrpc::parse_call_reply(a, "m", 1, json::parse(R"({"jsonrpc":"2.0","result":4,"id":2})")),
+                 tw::protocol_error);
+    auto rs = tw::jsonrpc::parse_batch_reply(a, {1, 2, 3}, {"a", "b", "c"},
+                                             json::parse(R"([{"jsonrpc":"2.0","result":"B","id":2},{"jsonrpc":"2.0","result":"A","id":1}])"));
+    ASSERT_EQ(rs.size(), 3u);
+    EXPECT_EQ(rs[0].value(), "A");
+    EXPECT_EQ(rs[1].value(), "B");
+    EXPECT_THAT(rs[2].error_message(), HasSubstr("c: no response in the batch reply"));
+    EXPECT_THROW(tw::jsonrpc::parse_batch_reply(a, {1}, {"a"}, json::parse("{}")), tw::protocol_error);
 }
 
 TEST(JsonRpcSim, CallsNotificationsBatchesAndErrorObjects) {

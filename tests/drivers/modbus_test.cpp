@@ -36,6 +36,30 @@ TEST(ModbusFloat, HighWordFirst) {
     EXPECT_THROW(tw::modbus::to_floats(std::span(regs).first(3)), std::invalid_argument);
 }
 
+TEST(ModbusFrames, HeadersAndPdusWithoutAConnection) {
+    using namespace std::string_literals;
+    auto h = tw::modbus::parse_frame_header("c:1", "\x00\x07\x00\x00\x00\x06\x01"s);
+    EXPECT_EQ(h.transaction, 7);
+    EXPECT_EQ(h.length, 6);
+    EXPECT_THROW(tw::modbus::parse_frame_header("c:1", "\x00\x07\x00\x01\x00\x06\x01"s), tw::protocol_error);  // protocol 1
+    EXPECT_THROW(tw::modbus::parse_frame_header("c:1", "\x00\x07\x00\x00\x01\x00\x01"s), tw::protocol_error);  // length 256
+    EXPECT_THROW(tw::modbus::parse_frame_header("c:1", "\x00\x07"s), tw::protocol_error);
+    EXPECT_EQ(tw::modbus::parse_reply_pdu("c:1", 4, "\x04\x02\x00\x01"s), "\x02\x00\x01"s);
+    try {
+        tw::modbus::parse_reply_pdu("c:1", 4, "\x84\x02"s);
+        FAIL() << "no exception";
+    } catch (const tw::protocol_error& e) {
+        EXPECT_EQ(e.code(), 2);
+        EXPECT_EQ(e.peer_message(), "illegal data address");
+    }
+    EXPECT_THROW(tw::modbus::parse_reply_pdu("c:1", 4, ""), tw::protocol_error);
+    EXPECT_THROW(tw::modbus::parse_reply_pdu("c:1", 4, "\x03\x02\x00\x01"s), tw::protocol_error);
+    EXPECT_EQ(tw::modbus::parse_registers("c:1", 4, 1, "\x02\x12\x34"s), (std::vector<std::uint16_t>{0x1234}));
+    EXPECT_THROW(tw::modbus::parse_registers("c:1", 4, 2, "\x02\x12\x34"s), tw::protocol_error);
+    EXPECT_EQ(tw::modbus::parse_bits("c:1", 1, 3, "\x01\x05"s), (std::vector<bool>{true, false, true}));
+    EXPECT_THROW(tw::modbus::parse_bits("c:1", 1, 9, "\x01\x05"s), tw::protocol_error);
+}
+
 TEST(ModbusSim, RegistersExceptionsAndTheCompressor) {
     tw_sim_test::sim_runtime rt;
     tw::sim::simulator sim(modbus_only(), rt);

@@ -37,6 +37,21 @@ TEST(ScpiParse, ErrorEntriesAndNumbers) {
     EXPECT_FALSE(tw::scpi::parse_number("1,2"));
 }
 
+TEST(ScpiParse, IntegerAndListRepliesWithoutAConnection) {
+    EXPECT_EQ(tw::scpi::parse_int_reply("tc:1", "Q?", " +12 "), 12);
+    EXPECT_EQ(tw::scpi::parse_int_reply("tc:1", "Q?", "+1.0000E+00"), 1);
+    EXPECT_THROW(tw::scpi::parse_int_reply("tc:1", "Q?", "1.5"), tw::protocol_error);
+    EXPECT_THROW(tw::scpi::parse_int_reply("tc:1", "Q?", "1E+30"), tw::protocol_error);
+    EXPECT_EQ(tw::scpi::parse_doubles_reply("tc:1", "RAMP? 1", "1,+5.0000E-01"), (std::vector<double>{1.0, 0.5}));
+    EXPECT_TRUE(tw::scpi::parse_doubles_reply("tc:1", "Q?", " ").empty());
+    try {
+        tw::scpi::parse_doubles_reply("tc:1", "RAMP? 1", "1,,2");
+        FAIL() << "no exception";
+    } catch (const tw::protocol_error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("reply to 'RAMP? 1' is not a list of numbers"));
+    }
+}
+
 TEST(ScpiSim, QueriesTypedValuesAndErrors) {
     tw_sim_test::sim_runtime rt;
     tw::sim::simulator sim(scpi_only(), rt);

@@ -1,5 +1,6 @@
 // The transport under every driver: addresses, connecting with retries,
 // reads under deadlines that lose nothing, bounded lines, the command log.
+#include <tw/drivers/http.hpp>
 #include <tw/drivers/tcp_stream.hpp>
 
 #include <tw/drivers/errors.hpp>
@@ -32,6 +33,24 @@ TEST(Address, Forms) {
     EXPECT_THROW(tw::parse_address("::1:80"), std::invalid_argument);
     EXPECT_THROW(tw::parse_address("h:0"), std::invalid_argument);
     EXPECT_THROW(tw::parse_address("h:70000"), std::invalid_argument);
+}
+
+TEST(HttpReply, ParsedFromBytes) {
+    auto r = tw::parse_http_reply("b:1", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.reason, "OK");
+    EXPECT_EQ(r.content_type, "application/json");
+    EXPECT_EQ(r.body, "{}");
+    // HTTP/1.0 without a length: the body runs to the end of the stream.
+    EXPECT_EQ(tw::parse_http_reply("b:1", "HTTP/1.0 200 OK\r\n\r\nabc").body, "abc");
+    EXPECT_THROW(tw::parse_http_reply("b:1", "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"), tw::connection_error);
+    EXPECT_THROW(tw::parse_http_reply("b:1", "\x80\x81 garbage\r\n\r\n"), tw::protocol_error);
+    try {
+        tw::parse_http_reply("b:1", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", 1024, 10);
+        FAIL() << "no exception";
+    } catch (const tw::protocol_error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("reply body larger than 10 bytes"));
+    }
 }
 
 TEST(TcpStream, RefusedConnectionsAreRetriedThenReported) {

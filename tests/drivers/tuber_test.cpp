@@ -48,6 +48,33 @@ TEST(TuberSignature, ObjectAndStringForms) {
     EXPECT_TRUE(tw::tuber::parse_signature(json::string("()")).empty());
 }
 
+TEST(TuberReplies, ParsedWithoutAConnection) {
+    const std::string a = "b:1";
+    EXPECT_EQ(tw::tuber::parse_reply(a, {.status = 200, .body = R"({"result":1})"}).as_object().at("result"), 1);
+    EXPECT_THROW(tw::tuber::parse_reply(a, {.status = 200, .body = "<html>"}), tw::protocol_error);
+    try {
+        tw::tuber::parse_reply(a, {.status = 500, .reason = "Internal", .body = R"({"error":{"message":"boom"}})"});
+        FAIL() << "no exception";
+    } catch (const tw::protocol_error& e) {
+        EXPECT_EQ(e.code(), 500);
+        EXPECT_EQ(e.peer_message(), "boom");
+    }
+    auto r = tw::tuber::parse_result(a, "Board.x", json::parse(R"({"result":2,"warnings":["w"]})"));
+    EXPECT_EQ(r.value(), 2);
+    EXPECT_EQ(r.warnings(), std::vector<std::string>{"w"});
+    EXPECT_FALSE(tw::tuber::parse_result(a, "Board.x", json::parse("[]")).ok());
+    auto rs = tw::tuber::parse_batch_reply(a, {"Board.a", "Board.b"}, json::parse(R"({"error":"refused"})"));
+    ASSERT_EQ(rs.size(), 2u);
+    EXPECT_THAT(rs[1].error_message(), HasSubstr("Board.b: refused"));
+    EXPECT_THROW(tw::tuber::parse_batch_reply(a, {"Board.a", "Board.b"}, json::parse(R"([{"result":1}])")), tw::protocol_error);
+    auto info = tw::tuber::parse_description(
+        a, "Board", json::parse(R"j({"__doc__":"d","methods":{"m":{"__signature__":"(self, n=2)"}},"properties":{"P":1}})j"));
+    EXPECT_EQ(info.doc, "d");
+    EXPECT_EQ(info.methods.at("m").signature, "(n=2)");
+    EXPECT_EQ(info.properties.at("P"), 1);
+    EXPECT_THROW(tw::tuber::parse_description(a, "Board", json::value(3)), tw::protocol_error);
+}
+
 TEST(TuberSim, CallsPropertiesResolveAndErrors) {
     tw_sim_test::sim_runtime rt;
     tw::sim::simulator sim(boards(1), rt);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <optional>
+#include <stdexcept>
 
 #include <boost/asio/read.hpp>
 
@@ -196,6 +198,28 @@ std::string compressor::handle(std::string_view pdu, sim_clock::time_point now) 
     }
 }
 
+std::optional<std::uint16_t> request_length(std::string_view header) {
+    if (header.size() < 7) return std::nullopt;
+    const std::uint16_t length = be16(header, 4);
+    // Protocol id 0, and unit id + PDU of 2..254 bytes: anything else is not
+    // Modbus TCP and the framing cannot be trusted.
+    if (be16(header, 2) != 0 || length < 2 || length > 254) return std::nullopt;
+    return length;
+}
+
+std::string reply_frame(compressor& c, std::string_view frame, sim_clock::time_point now) {
+    if (frame.size() < 8 || frame.size() > 7 + 253) throw std::invalid_argument("reply_frame: not a whole Modbus TCP frame");
+    const auto unit = static_cast<std::uint8_t>(frame[6]);
+    const std::string_view pdu = frame.substr(7);
+    std::string reply_pdu = unit == 0 || unit == 1 || unit == 255 ? c.handle(pdu, now)
+                                                                  : exception_pdu(static_cast<std::uint8_t>(pdu[0]), k_gateway_target);
+    std::string out(frame.substr(0, 4));  // transaction id, protocol id
+    put16(out, static_cast<std::uint16_t>(reply_pdu.size() + 1));
+    out.push_back(static_cast<char>(unit));
+    out += reply_pdu;
+    return out;
+}
+
 void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, const server_options& o) {
     std::array<char, 7 + 253> frame;
     for (;;) {
@@ -209,11 +233,9 @@ void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, cons
             try {
                 asio::async_read(s, asio::buffer(frame.data(), 7), tw::yield[ec]);
                 if (!ec) {
-                    const std::string_view h(frame.data(), 7);
-                    length = be16(h, 4);
-                    // Protocol id 0, and unit id + PDU of 2..254 bytes: anything
-                    // else is not Modbus TCP and the framing cannot be trusted.
-                    malformed = be16(h, 2) != 0 || length < 2 || length > 254;
+                    const auto l = request_length(std::string_view(frame.data(), 7));
+                    malformed = !l;
+                    length = l.value_or(0);
                     if (!malformed) asio::async_read(s, asio::buffer(frame.data() + 7, length - 1u), tw::yield[ec]);
                 }
             } catch (const tw::timeout_error&) {
@@ -228,15 +250,7 @@ void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, cons
             return;
         }
         if (timed_out || ec) return;
-        const auto unit = static_cast<std::uint8_t>(frame[6]);
-        const std::string_view pdu(frame.data() + 7, length - 1u);
-        std::string reply_pdu = unit == 0 || unit == 1 || unit == 255
-                                    ? c.handle(pdu, sim_clock::now())
-                                    : exception_pdu(static_cast<std::uint8_t>(pdu[0]), k_gateway_target);
-        std::string out(frame.data(), 4);  // transaction id, protocol id
-        put16(out, static_cast<std::uint16_t>(reply_pdu.size() + 1));
-        out.push_back(static_cast<char>(unit));
-        out += reply_pdu;
+        const auto out = reply_frame(c, std::string_view(frame.data(), 6 + std::size_t(length)), sim_clock::now());
         if (!send_reply(s, out, f, framing::modbus, o)) return;
     }
 }

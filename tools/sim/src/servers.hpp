@@ -32,6 +32,11 @@ inline constexpr std::size_t k_max_http_body = 4 * 1024 * 1024;
 inline constexpr std::size_t k_max_scpi_line = 4096;
 
 void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const server_options& o);
+// The bytes of HTTP requests -> the bytes serve_tuber_connection answers them
+// with (the same parser, limits and replies; no faults, timeouts or 100
+// Continue), up to the first reply that closes the connection. The end of
+// `requests` is the end of the stream. Pure: for tests and fuzzing.
+std::string serve_http_bytes(board& b, std::string_view requests);
 
 // ---- SCPI temperature controller (PROTOCOLS.md section 3) --------------------
 
@@ -98,5 +103,12 @@ private:
 };
 
 void serve_modbus_connection(tcp::socket& s, compressor& c, fault_state& f, const server_options& o);
+// Framing, as serve_modbus_connection reads requests (pure: tests and fuzzing).
+// The length field of a request's 7-byte MBAP header (unit id + PDU), or
+// nullopt when the header is not Modbus TCP (protocol id 0, length 2..254).
+std::optional<std::uint16_t> request_length(std::string_view header);
+// A whole request frame (its header's length checked by request_length) ->
+// the reply frame: the same transaction id, the compressor's reply PDU.
+std::string reply_frame(compressor& c, std::string_view frame, sim_clock::time_point now);
 
 }  // namespace tw::sim::detail

@@ -59,9 +59,8 @@ bool continue_on_error(const http::request<http::string_body>& req) {
 
 // Writes a reply that is not subject to the board's faults and closes the
 // connection, letting the peer finish sending first (a reset would lose it).
-void reply_and_close(tcp::socket& s, unsigned status, std::string_view reason, std::string_view message, const server_options& o) {
-    auto r = response(status, reason, error_body(message), false, false);
-    if (write_bounded(s, r, o)) drain_and_close(s, std::chrono::milliseconds(2000), 64 * 1024 * 1024);
+void reply_and_close(tcp::socket& s, std::string_view reply, const server_options& o) {
+    if (write_bounded(s, reply, o)) drain_and_close(s, std::chrono::milliseconds(2000), 64 * 1024 * 1024);
 }
 
 // A request target as it may appear in a JSON message: printable ASCII kept,
@@ -85,10 +84,59 @@ std::string printable_target(std::string_view target) {
 
 enum class read_result { request, closed, timed_out, header_too_large, body_too_large, malformed };
 
+using request_parser = http::request_parser<http::string_body>;
+
+void set_limits(request_parser& p) {
+    p.header_limit(k_max_http_header);
+    p.body_limit(k_max_http_body);
+}
+
+// How reading a request ended.
+read_result classify(const boost::system::error_code& ec) {
+    if (ec == http::error::header_limit) return read_result::header_too_large;
+    if (ec == http::error::body_limit) return read_result::body_too_large;
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return read_result::closed;
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) return read_result::malformed;
+    if (ec) return read_result::closed;  // reset, EOF, ...
+    return read_result::request;
+}
+
+// The reply (closing the connection) to a request that is too large or malformed.
+std::string refusal(read_result r, const boost::system::error_code& ec) {
+    switch (r) {
+        case read_result::header_too_large:
+            return response(413, "Payload Too Large", error_body(fmt::format("request header block larger than {} bytes", k_max_http_header)),
+                            false, false);
+        case read_result::body_too_large:
+            return response(413, "Payload Too Large", error_body(fmt::format("request body larger than {} bytes", k_max_http_body)),
+                            false, false);
+        default: return response(400, "Bad Request", error_body("malformed HTTP request: " + ec.message()), false, false);
+    }
+}
+
+// The reply to a whole request: 404, 405, or the board's Tuber or JSON-RPC reply.
+std::string answer(board& b, const http::request<http::string_body>& req, const board::pause_fn& pause) {
+    const bool keep_alive = req.keep_alive();
+    const bool http10 = req.version() == 10;
+    std::string_view target(req.target().data(), req.target().size());
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    if (target != "/tuber" && target != "/rpc")
+        return response(404, "Not Found",
+                        error_body(fmt::format("no such path '{}': use POST /tuber or POST /rpc", printable_target(target))),
+                        keep_alive, http10);
+    if (req.method() != http::verb::post)
+        return response(405, "Method Not Allowed", error_body(fmt::format("{} needs POST", target)), keep_alive, http10,
+                        "Allow: POST\r\n");
+    if (target == "/tuber") return response(200, "OK", b.tuber(req.body(), continue_on_error(req), pause), keep_alive, http10);
+    // Only notifications: 200 with an empty body rather than 204, which
+    // some clients (libjsonrpccpp 0.7) take for an error.
+    return response(200, "OK", b.jsonrpc(req.body(), pause), keep_alive, http10);
+}
+
 // Reads the next request: the idle timeout until it starts (unless its first
 // bytes are already buffered), then the request timeout for all of it, so a
 // client sending a byte now and then (slowloris) is dropped.
-read_result read_request(tcp::socket& s, beast::flat_buffer& buf, http::request_parser<http::string_body>& parser,
+read_result read_request(tcp::socket& s, beast::flat_buffer& buf, request_parser& parser,
                          const server_options& o, boost::system::error_code& ec) {
     if (buf.size() == 0 && !wait_for_request(s, o)) return read_result::closed;
     try {
@@ -105,15 +153,39 @@ read_result read_request(tcp::socket& s, beast::flat_buffer& buf, http::request_
     } catch (const tw::timeout_error&) {
         return read_result::timed_out;
     }
-    if (ec == http::error::header_limit) return read_result::header_too_large;
-    if (ec == http::error::body_limit) return read_result::body_too_large;
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return read_result::closed;
-    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) return read_result::malformed;
-    if (ec) return read_result::closed;  // reset, EOF, ...
-    return read_result::request;
+    return classify(ec);
 }
 
 }  // namespace
+
+std::string serve_http_bytes(board& b, std::string_view bytes) {
+    std::string out;
+    while (!bytes.empty()) {
+        request_parser parser;
+        set_limits(parser);
+        parser.eager(true);
+        boost::system::error_code ec;
+        while (!parser.is_done() && !bytes.empty()) {
+            const auto n = parser.put(asio::const_buffer(bytes.data(), bytes.size()), ec);
+            if (ec == http::error::need_more) {
+                ec = {};
+                break;  // the end of the bytes is the end of the stream
+            }
+            if (ec || n == 0) break;
+            bytes.remove_prefix(n);
+        }
+        if (!ec && !parser.is_done()) parser.put_eof(ec);
+        const auto r = classify(ec);
+        if (r == read_result::closed || r == read_result::timed_out) break;
+        if (r != read_result::request) {
+            out += refusal(r, ec);
+            break;
+        }
+        out += answer(b, parser.get(), {});
+        if (!parser.get().keep_alive()) break;
+    }
+    return out;
+}
 
 void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const server_options& o) {
     beast::flat_buffer buf;
@@ -121,46 +193,20 @@ void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const serv
     // worker (other boards too) run, so one batch cannot stall them.
     const board::pause_fn pause = [] { tw::this_fiber::yield(); };
     for (;;) {
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(k_max_http_header);
-        parser.body_limit(k_max_http_body);
+        request_parser parser;
+        set_limits(parser);
         boost::system::error_code ec;
-        switch (read_request(s, buf, parser, o, ec)) {
+        switch (const auto r = read_request(s, buf, parser, o, ec)) {
             case read_result::request: break;
             case read_result::closed:
             case read_result::timed_out: return;
             case read_result::header_too_large:
-                reply_and_close(s, 413, "Payload Too Large", fmt::format("request header block larger than {} bytes", k_max_http_header), o);
-                return;
             case read_result::body_too_large:
-                reply_and_close(s, 413, "Payload Too Large", fmt::format("request body larger than {} bytes", k_max_http_body), o);
-                return;
-            case read_result::malformed:
-                reply_and_close(s, 400, "Bad Request", "malformed HTTP request: " + ec.message(), o);
-                return;
+            case read_result::malformed: reply_and_close(s, refusal(r, ec), o); return;
         }
 
-        const auto& req = parser.get();
-        const bool keep_alive = req.keep_alive();
-        const bool http10 = req.version() == 10;
-        std::string_view target(req.target().data(), req.target().size());
-        if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-        std::string reply;
-        if (target != "/tuber" && target != "/rpc") {
-            reply = response(404, "Not Found",
-                             error_body(fmt::format("no such path '{}': use POST /tuber or POST /rpc", printable_target(target))),
-                             keep_alive, http10);
-        } else if (req.method() != http::verb::post) {
-            reply = response(405, "Method Not Allowed", error_body(fmt::format("{} needs POST", target)), keep_alive, http10,
-                             "Allow: POST\r\n");
-        } else if (target == "/tuber") {
-            reply = response(200, "OK", b.tuber(req.body(), continue_on_error(req), pause), keep_alive, http10);
-        } else {
-            // Only notifications: 200 with an empty body rather than 204, which
-            // some clients (libjsonrpccpp 0.7) take for an error.
-            reply = response(200, "OK", b.jsonrpc(req.body(), pause), keep_alive, http10);
-        }
-        if (!send_reply(s, reply, f, framing::http, o)) return;
+        const bool keep_alive = parser.get().keep_alive();
+        if (!send_reply(s, answer(b, parser.get(), pause), f, framing::http, o)) return;
         if (!keep_alive) {
             drain_and_close(s, std::chrono::milliseconds(2000), 1024 * 1024);
             return;

@@ -55,6 +55,15 @@ struct http_reply {
     std::string body;
 };
 
+// What post() makes of the bytes of one reply, without a connection: the
+// same parser, limits and errors (for tests and fuzzing). The end of `bytes`
+// is the end of the stream: a reply cut short there is a connection_error, as
+// in post().
+// Errors: protocol_error (malformed, header or body over the limits),
+// connection_error (the bytes end before the reply does).
+http_reply parse_http_reply(const std::string& address, std::string_view bytes, std::size_t max_header = 64 * 1024,
+                            std::size_t max_body = 64 * 1024 * 1024);
+
 class http_connection {
 public:
     using headers = std::vector<std::pair<std::string, std::string>>;

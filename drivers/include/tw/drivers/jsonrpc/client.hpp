@@ -72,6 +72,22 @@ private:
     std::exception_ptr error_;
 };
 
+// Reading replies without a connection: what client and batch do with the
+// bytes a server sends (pure functions, for tests and fuzzing). `address` and
+// the method names are for messages.
+// Errors: protocol_error as the client's.
+//
+// A reply's HTTP status and body -> its JSON value (null for an empty body).
+json::value parse_reply(const std::string& address, const http_reply& r);
+// A response object -> its result, or its error object as a protocol_error.
+result parse_response(const std::string& address, std::string_view method, const json::value& response);
+// The reply to call(method) sent with `id` -> its result; a reply for another
+// id throws.
+result parse_call_reply(const std::string& address, std::string_view method, std::int64_t id, const json::value& reply);
+// A batch's reply -> one result per call (`ids` and `methods` in the order queued).
+std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::int64_t>& ids,
+                                      const std::vector<std::string>& methods, const json::value& reply);
+
 class client {
 public:
     explicit client(std::string_view url, options opts = {});

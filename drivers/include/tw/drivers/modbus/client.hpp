@@ -74,6 +74,25 @@ std::array<std::uint16_t, 2> from_float(float value) noexcept;
 // Pairs of registers -> floats; throws std::invalid_argument for an odd count.
 std::vector<float> to_floats(std::span<const std::uint16_t> registers);
 
+// Reading replies without a connection: what the client does with the bytes
+// a server sends (pure functions, for tests and fuzzing). `address` is for
+// messages. Errors: protocol_error as the client's (code() the exception code
+// of an exception reply, else 0).
+//
+// The 7-byte MBAP header of a reply (transaction id, protocol id, length,
+// unit) -> its transaction id and length (unit id + PDU, 2..254 bytes).
+struct frame_header {
+    std::uint16_t transaction = 0;
+    std::uint16_t length = 0;
+};
+frame_header parse_frame_header(const std::string& address, std::string_view header);
+// A reply PDU (function byte + data) to a request for `function` -> its data.
+std::string parse_reply_pdu(const std::string& address, std::uint8_t function, std::string_view pdu);
+// The data of a read reply -> `count` bits (functions 1, 2) or registers (3, 4).
+std::vector<bool> parse_bits(const std::string& address, std::uint8_t function, std::uint16_t count, std::string_view data);
+std::vector<std::uint16_t> parse_registers(const std::string& address, std::uint8_t function, std::uint16_t count,
+                                           std::string_view data);
+
 class client {
 public:
     explicit client(std::string address, options opts = {});

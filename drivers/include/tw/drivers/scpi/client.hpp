@@ -61,6 +61,11 @@ struct error_entry {
 std::optional<error_entry> parse_error_entry(std::string_view line);
 // Parses one number as SCPI writes it ("+4.0000E+00", "1", " 12.5 ").
 std::optional<double> parse_number(std::string_view text);
+// The replies of query_int and query_doubles, parsed as those do (pure
+// functions, for tests and fuzzing): protocol_error naming `address` and the
+// query when the line is not an integer (in ±2^53) or a list of numbers.
+long long parse_int_reply(const std::string& address, std::string_view query, std::string_view line);
+std::vector<double> parse_doubles_reply(const std::string& address, std::string_view query, std::string_view line);
 
 class client {
 public:

@@ -115,6 +115,21 @@ private:
     std::vector<std::string> warnings_;
 };
 
+// Reading replies without a connection: what client and batch do with the
+// bytes a board sends (pure functions, for tests and fuzzing). `address`
+// and the call names ("Object.method") are for messages.
+// Errors: protocol_error as the client's.
+//
+// A reply's HTTP status and body -> its JSON value.
+json::value parse_reply(const std::string& address, const http_reply& r);
+// One call's entry of a reply -> its result (the board's error inside it).
+result parse_result(const std::string& address, const std::string& call, const json::value& entry);
+// A batch's reply -> one result per call in `calls`, in order.
+std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::string>& calls,
+                                      const json::value& reply);
+// A resolve reply (the value of `result`) -> the object's description.
+object_info parse_description(const std::string& address, std::string_view object, const json::value& description);
+
 class client {
 public:
     explicit client(std::string address, options opts = {});
