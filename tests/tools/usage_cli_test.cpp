@@ -124,6 +124,8 @@ std::vector<usage_case> address_cases() {
         {"tune --boards 1.2.3.4:x", "--boards.*bad port"},
         {"health --boards 127.0.0.1:65535+2", "--boards.*past port 65535"},
         {"health --boards 127.0.0.1:9000+-1", "--boards.*bad count"},
+        // Ranges expand: a short list must not name millions of boards (found by tests/fuzz).
+        {"health --boards 127.0.0.1:1+65535,127.0.0.2:1+2", "--boards.*more than 65536 boards"},
         {"bench fanout --targets 127.0.0.1:x", "--targets.*bad port"},
     };
 }

@@ -6,8 +6,8 @@
 // read as a file.
 //
 // Errors: std::invalid_argument quoting the bad entry and saying what is
-// wrong ("missing port", "bad port", ...; callers map it to a usage error,
-// exit 2).
+// wrong ("missing port", "bad port", more than k_max_boards boards, ...;
+// callers map it to a usage error, exit 2).
 //
 // Example:
 //   auto boards = tw::cli::parse_board_list("127.0.0.1:9000+4,10.0.0.7:9000");
@@ -30,6 +30,10 @@ struct board_entry {
     std::string name;  // "" unless the file names it
     std::string address;
 };
+
+// Boards one list may name: ranges expand (4 KiB of "HOST:1+65535," would
+// otherwise ask for 26 million entries, gigabytes before any check).
+inline constexpr std::size_t k_max_boards = 65536;
 
 namespace detail {
 
@@ -57,6 +61,9 @@ inline void expand(const std::string& entry, const std::string& name, std::vecto
         if (count == 0) throw std::invalid_argument("board range '" + entry + "' has no boards");
     }
     if (port + count - 1 > 65535) throw std::invalid_argument("board range '" + entry + "' runs past port 65535");
+    if (out.size() + count > k_max_boards)
+        throw std::invalid_argument("the board list names more than " + std::to_string(k_max_boards) + " boards (at '" +
+                                    entry + "')");
     const std::string host = address.substr(0, address.rfind(':'));
     for (unsigned long k = 0; k < count; ++k)
         out.push_back({count == 1 ? name : (name.empty() ? name : name + "-" + std::to_string(k)),
@@ -65,39 +72,55 @@ inline void expand(const std::string& entry, const std::string& name, std::vecto
 
 }  // namespace detail
 
-inline std::vector<board_entry> parse_board_list(const std::string& spec) {
+// The text of a board-list file (one ADDRESS, RANGE or NAME ADDRESS a line)
+// -> its boards; `path` is for messages. Pure (tests and fuzzing).
+inline std::vector<board_entry> parse_board_file(std::string_view text, const std::string& path) {
     std::vector<board_entry> out;
+    std::istringstream lines{std::string(text)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+        std::istringstream words(line);
+        std::vector<std::string> w;
+        for (std::string x; words >> x;) w.push_back(x);
+        if (w.empty()) continue;
+        if (w.size() == 1)
+            detail::expand(w[0], "", out);
+        else if (w.size() == 2)
+            detail::expand(w[1], w[0], out);
+        else
+            throw std::invalid_argument("board list '" + path + "': expected ADDRESS, RANGE or NAME ADDRESS, got '" +
+                                        detail::trim(line) + "'");
+    }
+    if (out.empty()) throw std::invalid_argument("the board list '" + path + "' names no boards");
+    return out;
+}
+
+// A comma-separated list of addresses and ranges -> its boards. Pure.
+inline std::vector<board_entry> parse_board_spec(std::string_view spec) {
+    std::vector<board_entry> out;
+    std::size_t start = 0;
+    while (start <= spec.size()) {
+        auto comma = spec.find(',', start);
+        if (comma == std::string_view::npos) comma = spec.size();
+        auto entry = detail::trim(spec.substr(start, comma - start));
+        if (!entry.empty()) detail::expand(entry, "", out);
+        start = comma + 1;
+    }
+    if (out.empty()) throw std::invalid_argument("the board list '" + std::string(spec) + "' names no boards");
+    return out;
+}
+
+inline std::vector<board_entry> parse_board_list(const std::string& spec) {
     std::error_code ec;
     if (!spec.empty() && std::filesystem::is_regular_file(spec, ec)) {
-        std::ifstream f(spec);
+        std::ifstream f(spec, std::ios::binary);
         if (!f) throw std::invalid_argument("cannot read the board list '" + spec + "'");
-        std::string line;
-        while (std::getline(f, line)) {
-            if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-            std::istringstream words(line);
-            std::vector<std::string> w;
-            for (std::string x; words >> x;) w.push_back(x);
-            if (w.empty()) continue;
-            if (w.size() == 1)
-                detail::expand(w[0], "", out);
-            else if (w.size() == 2)
-                detail::expand(w[1], w[0], out);
-            else
-                throw std::invalid_argument("board list '" + spec + "': expected ADDRESS, RANGE or NAME ADDRESS, got '" +
-                                            detail::trim(line) + "'");
-        }
-    } else {
-        std::size_t start = 0;
-        while (start <= spec.size()) {
-            auto comma = spec.find(',', start);
-            if (comma == std::string::npos) comma = spec.size();
-            auto entry = detail::trim(std::string_view(spec).substr(start, comma - start));
-            if (!entry.empty()) detail::expand(entry, "", out);
-            start = comma + 1;
-        }
+        std::ostringstream text;
+        text << f.rdbuf();
+        return parse_board_file(text.str(), spec);
     }
-    if (out.empty()) throw std::invalid_argument("the board list '" + spec + "' names no boards");
-    return out;
+    return parse_board_spec(spec);
 }
 
 }  // namespace tw::cli

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/parse.hpp>
@@ -77,13 +78,11 @@ inline double number_field(const boost::json::object& o, const char* key, const 
 
 }  // namespace detail
 
-inline tune_report read_tune_report(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::invalid_argument("cannot read the report '" + path + "': " + std::strerror(errno));
-    std::stringstream text;
-    text << f.rdbuf();
+// The text of a report -> what tw reads of it; `path` is for messages. Pure
+// (tests and fuzzing).
+inline tune_report parse_tune_report(std::string_view text, const std::string& path) {
     boost::system::error_code ec;
-    const auto root = boost::json::parse(text.str(), ec);
+    const auto root = boost::json::parse(text, ec);
     if (ec) detail::bad_report(path, "not JSON (" + ec.message() + ")");
     if (!root.is_object()) detail::bad_report(path, "not a JSON object");
     const auto& r = root.get_object();
@@ -131,6 +130,14 @@ inline tune_report read_tune_report(const std::string& path) {
         out.boards.push_back(std::move(rb));
     }
     return out;
+}
+
+inline tune_report read_tune_report(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw std::invalid_argument("cannot read the report '" + path + "': " + std::strerror(errno));
+    std::stringstream text;
+    text << f.rdbuf();
+    return parse_tune_report(text.str(), path);
 }
 
 }  // namespace tw::cli
