@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -291,6 +292,48 @@ TEST(SimFaults, FlappingBoardComesBackEveryCycleWhileOthersWantItsPort) {
         }
     });
     EXPECT_FALSE(stolen) << "the port was free for a moment";
+}
+
+TEST(SimFaults, AConnectionAcceptedAsAFlappingBoardGoesDownLeavesTheCount) {
+    // Found by the soak (tests/soak): a connection accepted at the very end of
+    // an up window got its fiber, which the board's going down cancelled
+    // before it ever ran; open_connections() then counted it forever (and
+    // after max_connections such leftovers the port would close every
+    // connection at once). Made to happen here: the simulator's worker is
+    // held while a client connects (the kernel completes the handshake) and
+    // the up window passes; released, its loop completes the accept before
+    // the window's timer, and the next accept finds the window over.
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 1, .scpi = 0, .modbus = 0, .faults = {tw::sim::parse_fault("flap:300ms/300ms")}}, rt);
+    const auto addr = sim.tuber_addresses()[0];
+    client_runtime client;
+    bool accepted_late = false;
+    for (int attempt = 0; attempt < 20 && !accepted_late; ++attempt) {
+        // Served: the board is in an up window that began before this answer.
+        client.call([&] {
+            for (bool served = false; !served; tw::sleep_for(5ms)) {
+                try {
+                    http_client c(addr);
+                    served = c.post("/tuber", "{}").status == 200;
+                } catch (const tw::io_error&) {
+                }
+            }
+        });
+        std::promise<void> held, release;
+        boost::asio::post(rt.executor(), [&] {
+            held.set_value();
+            release.get_future().wait();
+        });
+        held.get_future().wait();
+        const auto ep = endpoint_of(addr);
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        accepted_late = ::connect(fd, ep.data(), static_cast<socklen_t>(ep.size())) == 0;  // refused: it went down first
+        if (accepted_late) std::this_thread::sleep_for(400ms);  // out of the up window: the fault's own clock
+        release.set_value();
+        ::close(fd);
+    }
+    ASSERT_TRUE(accepted_late);
+    client.call([&] { wait_until([&] { return sim.open_connections() == 0; }); });
 }
 
 TEST(SimFaults, IdleConnectionsAreClosedAfterTheIdleTimeout) {

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <list>
+#include <utility>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -156,6 +158,25 @@ void drain_and_close(tcp::socket& s, std::chrono::milliseconds limit, std::size_
     s.close(ec);
 }
 
+namespace {
+
+// One connection in port_plan::open, from the accept until this (or the
+// object it was moved to) is destroyed.
+class open_count {
+public:
+    explicit open_count(std::atomic<std::size_t>& n) noexcept : n_(&n) { n.fetch_add(1, std::memory_order_relaxed); }
+    open_count(open_count&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+    open_count& operator=(open_count&&) = delete;
+    ~open_count() {
+        if (n_) n_->fetch_sub(1, std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<std::size_t>* n_;
+};
+
+}  // namespace
+
 void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connection) {
     const instance_faults none;
     const instance_faults& f = p.faults ? *p.faults : none;
@@ -205,16 +226,17 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
                 conns.remove_if([](const tw::task<void>& t) { return t.done(); });
                 pruned_at = std::max<std::size_t>(64, 2 * conns.size());
             }
-            p.open.fetch_add(1, std::memory_order_relaxed);
+            // The count is owned by the fiber's function, not by its body: a
+            // fiber cancelled before it starts (the board going down right
+            // after this accept) never runs its body, and its count must
+            // still drop (a soak of flapping boards saw it stay up).
+            open_count counted(p.open);
             conns.push_back(tw::spawn(tw::spawn_options{.name = p.name + " connection " + std::to_string(++accepted)},
-                                      [&p, &on_connection, s = std::move(s)]() mutable {
-                                          // Declared first, so the count drops only after the socket is closed.
-                                          struct counted {
-                                              std::atomic<std::size_t>& open;
-                                              ~counted() { open.fetch_sub(1, std::memory_order_relaxed); }
-                                          } count{p.open};
-                                          // A local, so the socket closes when the fiber ends,
-                                          // not when its task handle is pruned.
+                                      [&on_connection, counted = std::move(counted), s = std::move(s)]() mutable {
+                                          // Locals, so that both end with the fiber, not when its task
+                                          // handle is pruned; the count first, so that it drops only
+                                          // after the socket is closed.
+                                          const open_count count = std::move(counted);
                                           tcp::socket sock = std::move(s);
                                           try {
                                               on_connection(sock);
