@@ -3,8 +3,9 @@
 BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test demo memcheck ubsan clean
+.PHONY: all deps configure build test demo memcheck ubsan fuzz clean
 
 all: build
 
@@ -27,15 +28,22 @@ demo: build
 	$(BUILD)/bin/tw tune --sim 256 --report demo-report.json --plot demo-sweep.svg
 	@echo "demo: report in demo-report.json, plot of sim-0's sweep in demo-sweep.svg"
 
-# Runtime tests under valgrind memcheck (tests labelled nomemcheck are skipped).
+# Runtime, drivers and simulator tests under valgrind memcheck (tests labelled
+# nomemcheck, and the few timing-bound ones .ci/memcheck.sh lists, are skipped).
 memcheck: build
 	.ci/memcheck.sh $(BUILD) $(JOBS)
 
-# Runtime tests built with -fsanitize=undefined, in a separate build tree.
+# The whole suite (tools, simulator and examples included) built with
+# UndefinedBehaviorSanitizer plus float-cast-overflow, in a separate build tree.
 ubsan: deps
-	cmake -S . -B $(BUILD)-ubsan -DTW_SANITIZE=undefined -DTW_BUILD_TOOLS=OFF -DTW_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD)-ubsan -DTW_SANITIZE=undefined,float-cast-overflow $(CMAKE_FLAGS)
 	cmake --build $(BUILD)-ubsan -j $(JOBS)
-	UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(BUILD)-ubsan -L runtime --output-on-failure -j$(JOBS)
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir $(BUILD)-ubsan --output-on-failure -j$(JOBS)
+
+# Every wire parser under libFuzzer with ASan and UBSan, FUZZ_SECONDS each, in
+# its own clang tree (.ci/fuzz.sh; CI runs it for 5 s each).
+fuzz: deps
+	JOBS=$(JOBS) .ci/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-ubsan
+	rm -rf $(BUILD) $(BUILD)-ubsan $(BUILD)-fuzz

@@ -12,6 +12,8 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libspdlog-dev libcli11-dev libedit-dev
   valgrind
+  # libFuzzer harnesses (tests/fuzz, make fuzz): clang, libFuzzer and the sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # independent peers for driver tests, independent clients for simulator tests
   # (pymodbus's client package imports serial_asyncio, only Recommended)
   python3-pymodbus python3-serial-asyncio python3-jsonrpclib-pelix

@@ -2,6 +2,7 @@
 #include <tw/algorithms/tuning.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <complex>
 #include <exception>
@@ -282,9 +283,14 @@ board_result tune_board(tuber::board& board, const board_options& opts) {
     copts.amplitude = opts.amplitude;
     std::vector<int> chans(used);
     std::iota(chans.begin(), chans.end(), 0);
+    std::atomic<std::size_t> channels_done{0};
     auto tuned = tw::fan_out(
         chans,
-        [&](int ch) { return tune_channel(board, ch, out.resonances[static_cast<std::size_t>(ch)].frequency, copts); },
+        [&](int ch) {
+            auto r = tune_channel(board, ch, out.resonances[static_cast<std::size_t>(ch)].frequency, copts);
+            if (opts.on_channel) opts.on_channel(out.address, ++channels_done, used);
+            return r;
+        },
         {.concurrency = opts.channel_concurrency, .name = "tune_channel"});
     for (std::size_t i = 0; i < used; ++i) out.channels[i] = tuned.outcomes[i].value();  // rethrows the first failure
     out.channels_tuned = used;

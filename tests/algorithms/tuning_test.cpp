@@ -13,7 +13,10 @@
 #include <cmath>
 #include <complex>
 #include <limits>
+#include <map>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -277,6 +280,26 @@ TEST(Tuning, StalledBoardTimesOutAtTheArrayDeadlineWhileOthersSucceed) {
     EXPECT_EQ(reported.size(), 3u);
     EXPECT_EQ(last_done, 3u);
     EXPECT_EQ(last_failed, 1u);
+}
+
+TEST(Tuning, EveryTunedChannelIsReportedAsItIsDone) {
+    fixture fx(config(2, 33));
+    alg::array_options o;
+    std::map<std::string, std::vector<std::size_t>> seen;  // address -> done counts, in order
+    std::map<std::string, std::size_t> of;
+    o.board.on_channel = [&](const std::string& address, std::size_t done, std::size_t total) {
+        seen[address].push_back(done);
+        of[address] = total;
+    };
+    auto out = fx.run([&] { return alg::tune_array(fx.sim->tuber_addresses(), o); });
+    ASSERT_EQ(out.size(), 2u);
+    for (const auto& b : out) {
+        ASSERT_EQ(b.status, alg::board_status::ok) << b.error;
+        const auto& counts = seen[b.address];
+        ASSERT_EQ(counts.size(), b.result->channels_tuned) << b.address;
+        EXPECT_EQ(of[b.address], b.result->channels_tuned);
+        for (std::size_t k = 0; k < counts.size(); ++k) EXPECT_EQ(counts[k], k + 1);
+    }
 }
 
 TEST(Tuning, UnreachableBoardFailsWithItsErrorAndOthersSucceed) {

@@ -2,6 +2,8 @@
 // unreachable and a faulty board (exit 1, their rows say why), the JSON
 // report with temperature limits, and a run interrupted by SIGINT (the table
 // is still printed, unfinished boards cancelled).
+#include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <boost/json.hpp>
@@ -21,6 +23,29 @@ TEST(HealthCli, SimulatedBoardsAreAllOk) {
         EXPECT_TRUE(matches(r.output, "127\\.0\\.0\\.1:\\d+\\s+sim-" + std::to_string(i) + R"(\s+ok\s+\S+\s+twsim-1\.0\s+-?\d+\.\d\s+\d+\.\d\d)"))
             << r.output;
     EXPECT_TRUE(matches(r.output, R"(health: 3 boards: 3 ok \()")) << r.output;
+}
+
+TEST(HealthCli, GlobalFlagsWorkAfterTheVerbToo) {
+    const auto log = tw_test::temp_path("health", "after.log");
+    std::remove(log.c_str());
+    auto r = run_tw("health --sim 1 --log-level debug --log-file " + log, tw_test::k_hang_guarded);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_TRUE(std::filesystem::exists(log)) << "--log-file after the verb was not used";
+    std::remove(log.c_str());
+    r = run_tw("health --sim 1 --log-level loud", tw_test::k_usage_checked);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_TRUE(matches(r.error, "--log-level")) << r.error;
+}
+
+TEST(HealthCli, MoreSimulatedBoardsThanDescriptorsAllowIsAUsageErrorBeforeAnyWork) {
+    // With 256 descriptors (soft and hard), 1,000 boards cannot all be served;
+    // checking the part that could be and exiting 0 would hide it.
+    auto r = run_tw("health --sim 1000",
+                    {.merge_stderr = false, .separate_stderr = true, .wrapper = "ulimit -n 256 && " + tw_test::k_deadlock_guard});
+    EXPECT_EQ(r.status, 2) << r.output << r.error;
+    EXPECT_TRUE(matches(r.error, R"(--sim: only \d+ of the 1000 simulated boards can be started \(.*file-descriptor limit.*\); ask for at most \d+)"))
+        << r.error;
+    EXPECT_EQ(r.output, "");
 }
 
 TEST(HealthCli, UnreachableAndFaultyBoardsExitOneWithTheirRows) {

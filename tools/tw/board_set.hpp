@@ -86,6 +86,15 @@ public:
             }
             s.runtime_ = std::make_unique<tw::runtime>(tw::runtime_options{.threads = 1, .name = "tw-sim"});
             s.sim_ = std::make_unique<tw::sim::simulator>(c, *s.runtime_);
+            // Fewer boards than asked (the descriptor limit): a usage error
+            // before any work, not a run over a part that exits 0.
+            if (const auto started = s.sim_->tuber_addresses().size(); started < sim) {
+                std::string why;
+                for (const auto& w : s.sim_->warnings()) why += (why.empty() ? "" : "; ") + w;
+                throw CLI::ValidationError("--sim", fmt::format("only {} of the {} simulated boards can be started ({}); ask "
+                                                                "for at most {}",
+                                                                started, sim, why, started));
+            }
             for (const auto& w : s.sim_->warnings()) fmt::print(stderr, "{}\n", w);
             std::size_t i = 0;
             for (const auto& a : s.sim_->tuber_addresses()) s.boards.push_back({fmt::format("sim-{}", i++), a});

@@ -7,6 +7,7 @@
 // Arguments are JSON values (text that is not JSON is a string). Warnings the
 // board attaches go to stderr.
 
+#include "human_json.hpp"
 #include "commands.hpp"
 #include "verb_util.hpp"
 
@@ -28,7 +29,7 @@ namespace {
 struct call_options {
     std::string address, target;
     std::vector<std::string> args;
-    bool property = false, resolve = false;
+    bool property = false, resolve = false, json = false;
     std::string timeout = "5s";
 };
 
@@ -84,7 +85,7 @@ void run_call(const call_options& o) {
         }
         return c.call(target.first, target.second, std::move(args), std::move(kwargs));
     });
-    std::cout << boost::json::serialize(out) << '\n';
+    std::cout << (o.json ? boost::json::serialize(out) : human_json(out)) << '\n';
 }
 
 }  // namespace
@@ -97,6 +98,7 @@ void add_call_command(CLI::App& app) {
     cmd->add_option("args", o->args, "Arguments: JSON values, NAME=VALUE for keyword arguments");
     cmd->add_flag("--property", o->property, "Read the property OBJECT.NAME");
     cmd->add_flag("--resolve", o->resolve, "Describe OBJECT (or list the objects)");
+    cmd->add_flag("--json", o->json, "Exact JSON (numbers to the last bit) instead of 10 significant digits");
     cmd->add_option("--timeout", o->timeout, "Deadline of the call, e.g. 500ms, 2s")->capture_default_str();
     cmd->callback([o] { run_call(*o); });
 }

@@ -58,13 +58,15 @@ int main(int argc, char** argv) {
     CLI::App app{"tw — tworoutine: control readout boards and instruments with plain blocking code on fibers", "tw"};
     app.set_version_flag("--version", "tw " TW_VERSION);
     app.require_subcommand(0, 1);
+    // Global flags also after the verb: `tw tune --sim 4 --log-level debug`.
+    app.fallthrough();
 
     std::string log_level = "warn";
     std::string log_file;
     app.add_option("--log-level", log_level, "Log level")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
         ->capture_default_str();
-    tw::cli::output_option(app, "--log-file", log_file, "Write the log to FILE instead of stderr");
+    tw::cli::output_option(app, "--log-file", log_file, "Write the log to FILE instead of stderr", false);
 
     // The main app's parse-complete callback runs after all options are parsed
     // and before any subcommand callback, so subcommands always log through the

@@ -4,6 +4,7 @@
 //   tw rpc URL METHOD NAME=VALUE... named params
 //   tw rpc --notify URL METHOD ...  a notification (prints nothing)
 
+#include "human_json.hpp"
 #include "commands.hpp"
 #include "verb_util.hpp"
 
@@ -24,7 +25,7 @@ namespace {
 struct rpc_options {
     std::string url, method;
     std::vector<std::string> args;
-    bool notify = false;
+    bool notify = false, json = false;
     std::string timeout = "5s";
 };
 
@@ -58,7 +59,7 @@ void run_rpc(const rpc_options& o) {
         }
         return c.call(o.method, std::move(params));
     });
-    if (!o.notify) std::cout << boost::json::serialize(out) << '\n';
+    if (!o.notify) std::cout << (o.json ? boost::json::serialize(out) : human_json(out)) << '\n';
 }
 
 }  // namespace
@@ -70,6 +71,7 @@ void add_rpc_command(CLI::App& app) {
     cmd->add_option("method", o->method, "Method name")->required();
     cmd->add_option("args", o->args, "Params: JSON values (positional) or NAME=VALUE (named)");
     cmd->add_flag("--notify", o->notify, "Send a notification (no reply expected)");
+    cmd->add_flag("--json", o->json, "Exact JSON (numbers to the last bit) instead of 10 significant digits");
     cmd->add_option("--timeout", o->timeout, "Deadline of the call, e.g. 500ms, 2s")->capture_default_str();
     cmd->callback([o] { run_rpc(*o); });
 }

@@ -10,6 +10,7 @@
 // board failed; 2 for an unknown algorithm or bad arguments (the algorithm's
 // usage is printed to stderr). Ctrl-C cancels the run.
 
+#include "human_json.hpp"
 #include "board_set.hpp"
 #include "commands.hpp"
 #include "interrupt.hpp"
@@ -127,7 +128,7 @@ void run_run(const run_options& o) {
         for (const auto& out : outcomes) {
             const auto who = out.address.empty() ? a->name : label(out.address);
             if (out.ok)
-                fmt::print("{}  ok  {}\n", who, json::serialize(out.result));
+                fmt::print("{}  ok  {}\n", who, human_json(out.result));
             else
                 fmt::print("{}  failed  {}\n", who, out.error);
         }

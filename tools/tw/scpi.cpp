@@ -4,7 +4,9 @@
 //   tw scpi HOST:PORT 'CMD' ['CMD'...]
 //
 // A query is a command whose header ends in '?'. With --check, every set
-// command is followed by SYST:ERR? and an instrument error fails the run.
+// command is followed by SYST:ERR? and an instrument error fails the run;
+// errors already queued before the first command (left by an earlier session)
+// are read off first and shown on stderr, so they are not blamed on this one.
 
 #include "commands.hpp"
 #include "verb_util.hpp"
@@ -14,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
+
 #include <tw/deadline.hpp>
+#include <tw/errors.hpp>
 #include <tw/drivers/scpi/client.hpp>
 #include <tw/run.hpp>
 
@@ -35,10 +40,23 @@ bool is_query(const std::string& cmd) {
     return head.find('?') != std::string::npos || cmd.find("?;") != std::string::npos;
 }
 
+// Reads the instrument's error queue until it says 0 (no error), printing
+// what it held. Bounded: an instrument that never says 0 is broken, not busy.
+void clear_error_queue(tw::scpi::client& c) {
+    constexpr int k_max_queued = 100;  // SCPI queues hold a few dozen at most
+    for (int i = 0; i < k_max_queued; ++i) {
+        const auto e = c.next_error();
+        if (e.code == 0) return;
+        fmt::print(stderr, "scpi: {}: cleared an earlier error from the queue: {},\"{}\"\n", c.address(), e.code, e.message);
+    }
+    throw tw::protocol_error(c.address(), fmt::format("the error queue did not empty after {} SYST:ERR? queries", k_max_queued));
+}
+
 void run_scpi(const scpi_options& o) {
     const auto timeout = timeout_option(o.timeout);
     tw::run([&] {
         tw::scpi::client c(o.address, {.timeout = timeout, .check_errors = o.check, .log = verb_log()});
+        if (o.check) clear_error_queue(c);
         for (const auto& cmd : o.commands) {
             if (is_query(cmd)) {
                 auto reply = c.query(cmd);
@@ -60,7 +78,7 @@ void add_scpi_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("scpi", "Send SCPI commands to an instrument and print each query's reply");
     cmd->add_option("address", o->address, "Instrument address HOST:PORT")->required()->check(address_check());
     cmd->add_option("commands", o->commands, "Commands, e.g. '*IDN?' 'SETP 1,4.5'")->required();
-    cmd->add_flag("--check", o->check, "Ask SYST:ERR? after every set command; an error fails the run");
+    cmd->add_flag("--check", o->check, "Empty the error queue first, then ask SYST:ERR? after every set command; an error fails the run");
     cmd->add_option("--timeout", o->timeout, "Deadline of each command, e.g. 500ms, 2s")->capture_default_str();
     cmd->callback([o] { run_scpi(*o); });
 }

@@ -1,6 +1,8 @@
 // tw shell's commands: see shell_session.hpp.
+#include "human_json.hpp"
 #include "shell_session.hpp"
 
+#include "progress.hpp"
 #include "verb_util.hpp"
 
 #include <fcntl.h>
@@ -85,7 +87,7 @@ std::string cell_text(const json::value& v) {
         case json::kind::null: return "-";
         case json::kind::bool_: return v.get_bool() ? "yes" : "no";
         case json::kind::double_: return fmt::format("{:.6g}", v.get_double());
-        default: return json::serialize(v);
+        default: return human_json(v);
     }
 }
 
@@ -150,7 +152,7 @@ void print_result_table(const json::value& result) {
             return;
         }
     }
-    fmt::print("{}\n", json::serialize(result));
+    fmt::print("{}\n", human_json(result));
 }
 
 // Outcomes of registry::run: one per board (each_board) as a table with the
@@ -163,14 +165,14 @@ bool print_outcomes(const std::vector<alg::run_outcome>& outcomes, bool as_table
         if (as_table)
             print_result_table(outcomes[0].result);
         else
-            fmt::print("{}\n", json::serialize(outcomes[0].result));
+            fmt::print("{}\n", human_json(outcomes[0].result));
         return true;
     }
     if (!as_table) {
         if (outcomes.size() == 1 && !outcomes[0].ok) throw tw::error(outcomes[0].error);
         // One board (the one in use): its result alone; several: one line each.
         for (const auto& o : outcomes) {
-            const auto text = o.ok ? json::serialize(o.result) : "error: " + o.error;
+            const auto text = o.ok ? human_json(o.result) : "error: " + o.error;
             if (outcomes.size() == 1)
                 fmt::print("{}\n", text);
             else
@@ -192,38 +194,6 @@ bool print_outcomes(const std::vector<alg::run_outcome>& outcomes, bool as_table
     print_table(rows);
     return ok;
 }
-
-// Progress of `tune all` on a terminal: one redrawn line, cleared when the
-// command ends — also when it unwinds on Ctrl-C, so "cancelled" starts a line.
-class progress_line {
-public:
-    explicit progress_line(std::size_t total) : total_(total), tty_(::isatty(STDOUT_FILENO) == 1) {}
-    progress_line(const progress_line&) = delete;
-    progress_line& operator=(const progress_line&) = delete;
-    ~progress_line() { clear(); }
-
-    void update(std::size_t done, std::size_t failed, std::size_t in_flight, bool force) {
-        if (!tty_) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (!force && drawn_ && now - last_ < 100ms) return;
-        last_ = now;
-        fmt::print("\r\033[Ktune all: {}/{} done, {} failed, {} in flight", done, total_, failed, in_flight);
-        std::fflush(stdout);
-        drawn_ = true;
-    }
-    void clear() {
-        if (!drawn_) return;
-        fmt::print("\r\033[K");
-        std::fflush(stdout);
-        drawn_ = false;
-    }
-
-private:
-    std::size_t total_;
-    bool tty_;
-    bool drawn_ = false;
-    std::chrono::steady_clock::time_point last_{};
-};
 
 }  // namespace
 
@@ -496,7 +466,7 @@ void shell_session::cmd_call(const std::vector<std::string>& args) {
     }
     auto& client = board(current()).tuber();
     auto r = client.call_with_warnings(object, method, std::move(positional), std::move(keywords));
-    print_line(json::serialize(r.value));
+    print_line(human_json(r.value));
 }
 
 void shell_session::cmd_sweep(const std::vector<std::string>& args) {
@@ -540,23 +510,28 @@ void shell_session::cmd_tune(const std::vector<std::string>& args) {
 void shell_session::tune_all() {
     current();
     const auto addrs = addresses();
-    progress_line progress(addrs.size());
+    // On a terminal only: a scripted shell's stderr gets no progress lines.
+    progress bar("tune all", addrs.size(), ::isatty(STDERR_FILENO) != 1);
     std::vector<std::string> problems;
     alg::array_options ao;
     ao.concurrency = settings_.concurrency;
     ao.tuber = settings_.tuber;
-    ao.progress = [&](const fan_out_progress& p) { progress.update(p.done, p.failed, p.in_flight, p.done == p.total); };
+    ao.progress = [&](const fan_out_progress& p) { bar.boards(p); };
+    ao.board.on_channel = [&](const std::string& address, std::size_t done, std::size_t of) {
+        bar.channels(address, done, of);
+    };
     ao.on_board = [&](std::size_t i, const alg::board_outcome& o) {
+        bar.board_done(addrs[i]);
         if (o.status != alg::board_status::ok)
             problems.push_back(fmt::format("  board {} {}: {}", board_label(i), alg::to_string(o.status), o.error));
     };
     // Drawn before the first board is done, so a user (or a test) sees at once
     // that the command is running and can be interrupted.
-    progress.update(0, 0, std::min(addrs.size(), ao.concurrency ? ao.concurrency : addrs.size()), true);
+    bar.boards({.total = addrs.size(), .in_flight = std::min(addrs.size(), ao.concurrency ? ao.concurrency : addrs.size())});
     const auto t0 = std::chrono::steady_clock::now();
     const auto outcomes = alg::tune_array(addrs, ao);
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress.clear();
+    bar.finish();
 
     std::size_t ok = 0, found = 0, tuned = 0, verified = 0, channels = 0;
     for (const auto& o : outcomes) {

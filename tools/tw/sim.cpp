@@ -137,7 +137,9 @@ void add_sim_command(CLI::App& app) {
                  std::numeric_limits<std::uint64_t>::max())
         ->capture_default_str()
         ->type_name("S");
-    output_option(*cmd, "--truth", o->truth, "Write the ground truth (resonators of every board) to FILE as JSON");
+    output_option(*cmd, "--truth", o->truth,
+                  "Write the ground truth (resonators of every board) to FILE as JSON (not stdout: it lists the ports)",
+                  false);
     cmd->add_option("--latency", o->latency, "Added to every reply (DUR: 200us, 1.5s, bare number = seconds)")
         ->type_name("DUR")
         ->capture_default_str();

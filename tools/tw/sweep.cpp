@@ -92,6 +92,7 @@ void run_sweep(const sweep_options& o) {
     if (o.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
     if (o.fmin && o.fmax && !(*o.fmin < *o.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
     const auto timeout = timeout_option(o.timeout);
+    std::FILE* const out = human_stream({{"--csv", o.csv}, {"--plot", o.plot}});
 
     // --board is one address, not a board list: only the simulated board goes through board_set.
     board_set sim;
@@ -135,18 +136,18 @@ void run_sweep(const sweep_options& o) {
     if (usage_problem) throw CLI::ValidationError("sweep", *usage_problem);
 
     const auto& s = result.sweep;
-    fmt::print("sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, result.serial, s.channel, s.amplitude,
+    fmt::print(out, "sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, result.serial, s.channel, s.amplitude,
                s.samples, o.sim ? fmt::format(" (simulated, seed {})", o.seed.value_or(1)) : "");
-    fmt::print("points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6,
+    fmt::print(out, "points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6,
                (fmax - fmin) / static_cast<double>(points - 1));
-    fmt::print("resonances {}\n", result.found.size());
+    fmt::print(out, "resonances {}\n", result.found.size());
     for (std::size_t k = 0; k < result.found.size(); ++k)
-        fmt::print("  {:3}  {:.7f} MHz  depth {:.3f}\n", k, result.found[k].frequency / 1e6, result.found[k].depth);
-    std::fflush(stdout);
+        fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}\n", k, result.found[k].frequency / 1e6, result.found[k].depth);
+    std::fflush(out);
 
     if (!o.csv.empty()) {
         write_text_file(o.csv, sweep_csv(s), "CSV");
-        fmt::print("csv {}\n", o.csv);
+        fmt::print(out, "csv {}\n", o.csv);
     }
     if (!o.plot.empty()) {
         plot_marks marks;
@@ -154,7 +155,7 @@ void run_sweep(const sweep_options& o) {
                                   s.amplitude);
         marks.resonances = result.found;
         write_text_file(o.plot, sweep_svg(s, marks), "plot");
-        fmt::print("plot {}\n", o.plot);
+        fmt::print(out, "plot {}\n", o.plot);
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -332,6 +333,11 @@ std::string sweep_csv(const alg::sweep_data& s) {
 std::string sweep_svg(const alg::sweep_data& s, const plot_marks& marks) { return plot_writer(s, marks).write(); }
 
 void write_text_file(const std::string& path, const std::string& text, const std::string& what) {
+    if (path == "-") {
+        if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+            throw std::runtime_error(fmt::format("cannot write the {} to stdout: {}", what, std::strerror(errno)));
+        return;
+    }
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     if (!f) throw std::runtime_error(fmt::format("cannot write the {} to '{}': {}", what, path, std::strerror(errno)));
     f << text;

@@ -42,7 +42,8 @@ std::string sweep_svg(const algorithms::sweep_data& s, const plot_marks& marks);
 // Text with &, <, >, " and ' replaced by entities (for XML text and attributes).
 std::string xml_escape(std::string_view text);
 
-// Writes (replaces) `path`; `what` ("plot", "CSV") names the file in the error.
+// Writes (replaces) `path`, or stdout for '-'; `what` ("plot", "CSV") names
+// the file in the error.
 void write_text_file(const std::string& path, const std::string& text, const std::string& what);
 
 }  // namespace tw::cli

@@ -15,9 +15,10 @@
 // ADDRESS|NAME of the list) with its found resonances and tuned carriers; only
 // that board's sweep is kept in memory.
 //
-// Progress: on a terminal one redrawn bar line (done, failed, in flight,
-// rate, ETA); otherwise a plain line at most once a second, plus one line per
-// board that did not end ok. Exit 1 if any board failed, timed out or was
+// Progress (progress.hpp) goes to stderr, the summary and plot lines to
+// stdout: on a terminal one redrawn line (boards done, failed, in flight,
+// channels tuned, ETA), otherwise a plain line at most every two seconds; one
+// line per board that did not end ok. --quiet keeps only those lines. Exit 1 if any board failed, timed out or was
 // cancelled (SIGINT/SIGTERM cancel the run; the report is still written, with
 // unfinished boards marked "cancelled").
 //
@@ -30,6 +31,7 @@
 #include "board_set.hpp"
 #include "commands.hpp"
 #include "interrupt.hpp"
+#include "progress.hpp"
 #include "verb_util.hpp"
 #include "sweep_output.hpp"
 #include "tune_report.hpp"
@@ -73,6 +75,7 @@ struct tune_options : board_flags {
     std::string plot;
     std::string plot_board;
     std::string only_failed;
+    bool quiet = false;
 };
 
 std::string iso8601(std::chrono::system_clock::time_point tp) {
@@ -83,58 +86,6 @@ std::string iso8601(std::chrono::system_clock::time_point tp) {
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
 }
-
-std::string eta_text(double seconds) {
-    if (!(seconds >= 0) || seconds > 1e7) return "?";
-    const auto s = static_cast<long>(seconds + 0.5);
-    if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s / 60) % 60);
-    if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
-    return fmt::format("{}s", s);
-}
-
-// Progress display: a redrawn bar on a terminal, throttled plain lines otherwise.
-class progress_display {
-public:
-    explicit progress_display(std::size_t total) : total_(total), tty_(::isatty(STDOUT_FILENO) == 1) {}
-
-    void update(const fan_out_progress& p, bool force = false) {
-        const auto now = std::chrono::steady_clock::now();
-        const auto since = now - last_;
-        if (!force && since < (tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000))) return;
-        last_ = now;
-        const double elapsed = std::chrono::duration<double>(now - start_).count();
-        const double rate = elapsed > 0 ? static_cast<double>(p.done) / elapsed : 0;
-        const double eta = rate > 0 ? static_cast<double>(total_ - p.done) / rate : -1;
-        if (tty_) {
-            constexpr std::size_t width = 30;
-            const std::size_t filled = total_ ? width * p.done / total_ : width;
-            fmt::print("\r[{}{}] {}/{} done, {} failed, {} in flight, {:.1f} boards/s, ETA {}   ", std::string(filled, '#'),
-                       std::string(width - filled, '-'), p.done, total_, p.failed, p.in_flight, rate, eta_text(eta));
-            drawn_ = true;
-        } else {
-            fmt::print("tune: {}/{} done, {} failed, {} in flight, {:.1f} boards/s, ETA {}\n", p.done, total_, p.failed,
-                       p.in_flight, rate, eta_text(eta));
-        }
-        std::fflush(stdout);
-    }
-    // A line that must not be overwritten by the bar.
-    void line(const std::string& text) {
-        if (tty_ && drawn_) fmt::print("\r\033[K");
-        fmt::print("{}\n", text);
-        std::fflush(stdout);
-    }
-    void finish() {
-        if (tty_ && drawn_) fmt::print("\n");
-        std::fflush(stdout);
-    }
-
-private:
-    std::size_t total_;
-    bool tty_;
-    bool drawn_ = false;
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-    std::chrono::steady_clock::time_point last_{};
-};
 
 json::object board_json(const board_entry& e, const alg::board_outcome& o) {
     json::object b;
@@ -165,6 +116,7 @@ void run_tune(const tune_options& o) {
     }
     if (!o.sim && o.seed) throw CLI::ValidationError("--seed", "only with --sim");
     if (o.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
+    std::FILE* const human = human_stream({{"--report", o.report}, {"--plot", o.plot}});
     const auto deadline = duration_option("--deadline", o.deadline);
     const auto timeout = timeout_option(o.timeout);
 
@@ -181,7 +133,7 @@ void run_tune(const tune_options& o) {
         for (const auto& b : previous.boards)
             if (b.status != "ok") boards.push_back({b.name, b.address});
         if (boards.empty()) {
-            fmt::print("tune: nothing to re-run: all {} boards of '{}' ended ok\n", previous.boards.size(), o.only_failed);
+            fmt::print(human, "tune: nothing to re-run: all {} boards of '{}' ended ok\n", previous.boards.size(), o.only_failed);
             return;
         }
         if (previous.simulated)
@@ -212,21 +164,19 @@ void run_tune(const tune_options& o) {
 
     const auto started = std::chrono::system_clock::now();
     const auto t0 = std::chrono::steady_clock::now();
-    fmt::print("tune: {} board{}{}, concurrency {}\n", boards.size(), boards.size() == 1 ? "" : "s",
-               o.sim ? fmt::format(" (simulated, seed {}, {} channels)", o.seed.value_or(1), o.channels) : "",
-               o.concurrency ? std::to_string(o.concurrency) : "unlimited");
-    std::fflush(stdout);
-
-    progress_display display(boards.size());
+    progress display("tune", boards.size(), o.quiet);
+    if (!o.quiet)
+        display.line(fmt::format("tune: {} board{}{}, concurrency {}", boards.size(), boards.size() == 1 ? "" : "s",
+                                 o.sim ? fmt::format(" (simulated, seed {}, {} channels)", o.seed.value_or(1), o.channels) : "",
+                                 o.concurrency ? std::to_string(o.concurrency) : "unlimited"));
     std::vector<std::optional<alg::board_outcome>> outcomes(boards.size());
     alg::sweep_data plot_sweep;
-    fan_out_progress last{};
-    last.total = boards.size();
-    ao.progress = [&](const fan_out_progress& p) {
-        last = p;
-        display.update(p, p.done == p.total);
+    ao.progress = [&](const fan_out_progress& p) { display.boards(p); };
+    ao.board.on_channel = [&](const std::string& address, std::size_t done, std::size_t of) {
+        display.channels(address, done, of);
     };
     ao.on_board = [&](std::size_t i, const alg::board_outcome& out) {
+        display.board_done(addresses[i]);
         outcomes[i] = out;
         // The report needs no sweep: keep 256 boards' worth of points out of
         // memory, all but the plotted board's.
@@ -240,6 +190,8 @@ void run_tune(const tune_options& o) {
     };
 
     tw::runtime rt({.threads = 1, .name = "tw-tune"});
+    // Drawn before any board is done, so a user sees at once that it runs.
+    display.boards({.total = boards.size(), .in_flight = std::min(boards.size(), o.concurrency ? o.concurrency : boards.size())});
     const bool interrupted = run_interruptible(rt, [&] { alg::tune_array(addresses, ao); });
     display.finish();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -270,15 +222,15 @@ void run_tune(const tune_options& o) {
         }
     }
 
-    fmt::print("\n{:<20}{:>10}\n", "boards", boards.size());
-    fmt::print("{:<20}{:>10}\n", "  ok", ok);
-    fmt::print("{:<20}{:>10}\n", "  failed", failed);
-    fmt::print("{:<20}{:>10}\n", "  timed out", timed_out);
-    if (cancelled) fmt::print("{:<20}{:>10}\n", "  cancelled", cancelled);
-    fmt::print("{:<20}{:>10}\n", "resonators found", found);
-    fmt::print("{:<20}{:>10}  of {} channels ({} verified)\n", "channels tuned", tuned, channels, verified);
-    fmt::print("{:<20}{:>10.2f}  s\n", "elapsed", elapsed);
-    std::fflush(stdout);
+    fmt::print(human, "\n{:<20}{:>10}\n", "boards", boards.size());
+    fmt::print(human, "{:<20}{:>10}\n", "  ok", ok);
+    fmt::print(human, "{:<20}{:>10}\n", "  failed", failed);
+    fmt::print(human, "{:<20}{:>10}\n", "  timed out", timed_out);
+    if (cancelled) fmt::print(human, "{:<20}{:>10}\n", "  cancelled", cancelled);
+    fmt::print(human, "{:<20}{:>10}\n", "resonators found", found);
+    fmt::print(human, "{:<20}{:>10}  of {} channels ({} verified)\n", "channels tuned", tuned, channels, verified);
+    fmt::print(human, "{:<20}{:>10.2f}  s\n", "elapsed", elapsed);
+    std::fflush(human);
 
     if (!o.report.empty()) {
         json::object r;
@@ -314,11 +266,11 @@ void run_tune(const tune_options& o) {
             for (std::size_t c = 0; c < out.result->channels_tuned && c < out.result->channels.size(); ++c)
                 marks.carriers.push_back(out.result->channels[c].frequency);
             write_text_file(o.plot, sweep_svg(plot_sweep, marks), "plot");
-            fmt::print("plot {}: {}\n", o.plot, label);
+            fmt::print(human, "plot {}: {}\n", o.plot, label);
         } else {
-            fmt::print("tune: no plot: board {} did not end ok\n", label);
+            fmt::print(human, "tune: no plot: board {} did not end ok\n", label);
         }
-        std::fflush(stdout);
+        std::fflush(human);
     }
 
     if (interrupted) throw tw::cancelled_error("tune: interrupted");
@@ -350,6 +302,7 @@ void add_tune_command(CLI::App& app) {
     cmd->add_option("--plot-board", o->plot_board, "The board to plot: an address or name of the list (default: the first)")
         ->option_text("ADDR")
         ->needs(plot);
+    cmd->add_flag("--quiet,-q", o->quiet, "No progress on stderr: only boards that did not end ok, then the summary");
     cmd->footer("Exit status 1 if any board failed, timed out or was cancelled (Ctrl-C); the report is written anyway.\n");
     cmd->callback([o] { run_tune(*o); });
 }

@@ -21,13 +21,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <boost/json/parse.hpp>
@@ -107,9 +110,13 @@ CLI::Option* real_option(CLI::App& cmd, const std::string& name, V& var, const s
 // is checked when parsed — the directory exists and may be written, and the
 // path, if it exists, is a writable file — so that a run of many minutes does
 // not end with nothing written. The file itself is neither created nor
-// touched until the verb writes it.
-inline CLI::Option* output_option(CLI::App& cmd, const std::string& name, std::string& var, const std::string& help) {
-    auto check = [](std::string& path) -> std::string {
+// touched until the verb writes it. With `stdout_ok`, '-' means stdout
+// (write_text_file writes there); see human_stream() for the rest of the
+// verb's output.
+inline CLI::Option* output_option(CLI::App& cmd, const std::string& name, std::string& var, const std::string& help,
+                                  bool stdout_ok = true) {
+    auto check = [stdout_ok](std::string& path) -> std::string {
+        if (stdout_ok && path == "-") return {};
         namespace fs = std::filesystem;
         std::error_code ec;
         const fs::path p(path);
@@ -124,7 +131,25 @@ inline CLI::Option* output_option(CLI::App& cmd, const std::string& name, std::s
         }
         return {};
     };
-    return cmd.add_option(name, var, help)->check(CLI::Validator(check, "", ""))->type_name("FILE");
+    return cmd.add_option(name, var, stdout_ok ? help + " ('-': stdout)" : help)
+        ->check(CLI::Validator(check, "", ""))
+        ->type_name("FILE");
+}
+
+// Where a verb prints its human-readable lines: stdout, or stderr when one of
+// its outputs is '-', so that stdout carries that document alone and pipes
+// (`tw tune --sim 4 --report - | jq .summary`). Two outputs cannot both be
+// stdout: a usage error naming them.
+inline std::FILE* human_stream(std::initializer_list<std::pair<std::string_view, std::string_view>> outputs) {
+    std::string_view first;
+    for (const auto& [flag, path] : outputs) {
+        if (path != "-") continue;
+        if (!first.empty())
+            throw CLI::ValidationError(std::string(flag), "only one output can be stdout ('-'), and " + std::string(first) +
+                                                              " already is");
+        first = flag;
+    }
+    return first.empty() ? stdout : stderr;
 }
 
 // Checks an address HOST:PORT (or [IPv6]:PORT) as it is parsed, before any

@@ -142,6 +142,10 @@ struct board_options {
     find_options find{};
     sweep_options sweep{};
     channel_options channel{};       // its amplitude is replaced by `amplitude`
+    // After each channel is tuned: the board's address, channels tuned so far
+    // and channels to tune. Runs on the tuning fibers, so possibly on several
+    // threads at once with a multi-threaded runtime; keep it short.
+    std::function<void(const std::string& address, std::size_t done, std::size_t of)> on_channel;
 };
 
 struct board_result {
