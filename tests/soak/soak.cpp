@@ -110,12 +110,12 @@ struct settings {
     std::string work_dir;
 };
 
-[[noreturn]] void usage(const std::string& why) {
+[[noreturn]] void usage(const std::string& why, int status = 2) {
     std::fprintf(stderr,
                  "tw_soak: %s\nusage: tw_soak [--boards N] [--rounds R] [--channels C] [--concurrency K] "
                  "[--rss-bound-mib M] [--time-bound-s S] [--json FILE] [--tw PATH] [--work-dir DIR]\n",
                  why.c_str());
-    std::exit(2);
+    std::exit(status);
 }
 
 settings parse_args(int argc, char** argv) {
@@ -129,7 +129,7 @@ settings parse_args(int argc, char** argv) {
     };
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--help" || a == "-h") usage("the soak run of `make soak`");
+        if (a == "--help" || a == "-h") usage("the soak run of `make soak` (docs/TESTING.md)", 0);
         if (i + 1 >= argc) usage(a + ": missing value");
         const char* v = argv[++i];
         if (a == "--boards")
@@ -447,6 +447,7 @@ struct round_figures {
     std::chrono::seconds health_deadline{0}, tune_deadline{0};
     run_figures cli, lib;
     std::size_t fds = 0, sim_fibers = 0, client_fibers = 0, sim_connections = 0;
+    std::size_t sim_pooled_stacks = 0, client_pooled_stacks = 0;  // free fiber stacks kept for reuse
     double settle_s = 0, rss_mib = 0, hwm_mib = 0, seconds = 0;
 };
 
@@ -601,6 +602,8 @@ json::object summary_json(const settings& s, const std::vector<round_figures>& r
                                   {"sim_fibers", r.sim_fibers},
                                   {"client_fibers", r.client_fibers},
                                   {"sim_connections", r.sim_connections},
+                                  {"sim_pooled_stacks", r.sim_pooled_stacks},
+                                  {"client_pooled_stacks", r.client_pooled_stacks},
                                   {"settle_s", r.settle_s},
                                   {"rss_mib", r.rss_mib},
                                   {"peak_rss_mib", r.hwm_mib},
@@ -708,6 +711,8 @@ int soak(const settings& s) {
         r.sim_connections = sim.open_connections();
         r.sim_fibers = sim_rt.counters().live_fibers;
         r.client_fibers = client.counters().live_fibers;
+        r.sim_pooled_stacks = sim_rt.counters().pooled_stacks;
+        r.client_pooled_stacks = client.counters().pooled_stacks;
         r.fds = open_descriptors();
         r.rss_mib = status_mib("VmRSS");
         r.hwm_mib = status_mib("VmHWM");
@@ -723,10 +728,10 @@ int soak(const settings& s) {
         check(r.hwm_mib <= s.rss_bound_mib,
               fmt::format("{}: peak RSS {:.0f} MiB is above the bound of {} MiB", tag, r.hwm_mib, s.rss_bound_mib));
         fmt::print("{}: tw health {}, tw tune {}, health_check {}, tune_array {}; {} fds, {} sim fibers, RSS {:.0f} MiB "
-                   "(peak {:.0f}), settled in {:.2f} s, {:.1f} s\n",
+                   "(peak {:.0f}), pooled stacks {} sim / {} client, settled in {:.2f} s, {:.1f} s\n",
                    tag, counts_text(r.cli.health, k_health_statuses), counts_text(r.cli.tune, k_tune_statuses),
                    counts_text(r.lib.health, k_health_statuses), counts_text(r.lib.tune, k_tune_statuses), r.fds,
-                   r.sim_fibers, r.rss_mib, r.hwm_mib, r.settle_s, r.seconds);
+                   r.sim_fibers, r.rss_mib, r.hwm_mib, r.sim_pooled_stacks, r.client_pooled_stacks, r.settle_s, r.seconds);
         std::fflush(stdout);
         rounds.push_back(std::move(r));
     }
