@@ -5,7 +5,7 @@ JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test demo memcheck ubsan fuzz clean
+.PHONY: all deps configure build test demo memcheck ubsan fuzz soak clean
 
 all: build
 
@@ -44,6 +44,12 @@ ubsan: deps
 # its own clang tree (.ci/fuzz.sh; CI runs it for 5 s each).
 fuzz: deps
 	JOBS=$(JOBS) .ci/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+# The soak run (docs/TESTING.md): 1,000 simulated boards with mixed faults, five
+# rounds of tw health and tw tune; every outcome, leak and RSS bound asserted
+# (about 5 minutes on 2 cores). Not part of `make test`.
+soak: deps
+	JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" .ci/soak.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-ubsan $(BUILD)-fuzz

@@ -31,6 +31,7 @@ timing_bound=(
   TuberFaults.FlappingBoardIsReachedAgainOnceBack
   ScpiFaults.StalledInstrumentTimesOutAtItsDeadlineWhileOthersCarryOn
   TuberFaults.StalledBoardTimesOutAtItsDeadlineWhileOthersCarryOn
+  SimFaults.AConnectionAcceptedAsAFlappingBoardGoesDownLeavesTheCount
 )
 exclude=$(IFS='|'; echo "^(${timing_bound[*]})\$")
 
