@@ -1,6 +1,7 @@
 // tw tune end to end: the report (schema 1) of a simulated run, a run that
 // hits its deadline, unreachable boards from a board-list file, and a run
 // interrupted by SIGINT (report still written, unfinished boards cancelled).
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -110,4 +111,32 @@ TEST(TuneCli, InterruptedRunStillWritesTheReport) {
         EXPECT_TRUE(st == "ok" || st == "cancelled") << st;
     }
     std::remove(report.c_str());
+}
+
+TEST(TuneCli, StdoutCarriesResultsOnlyProgressGoesToStderr) {
+    // `tw tune --sim 4 > out.txt`: the summary in the file, no progress line.
+    auto r = run_tw("tune --sim 4 --channels 8", {.merge_stderr = false, .separate_stderr = true, .wrapper = tw_test::k_deadlock_guard});
+    ASSERT_EQ(r.status, 0) << r.output << r.error;
+    EXPECT_EQ(r.output.find("in flight"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("tune: 4 boards"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("channels tuned"), std::string::npos) << r.output;  // the summary table
+    EXPECT_NE(r.error.find("tune: 4/4 done, 0 failed, 0 in flight, 32 channels tuned"), std::string::npos) << r.error;
+
+    // --quiet: nothing on stderr for a run where every board ends ok.
+    r = run_tw("tune --sim 2 --channels 8 --quiet", {.merge_stderr = false, .separate_stderr = true, .wrapper = tw_test::k_deadlock_guard});
+    ASSERT_EQ(r.status, 0) << r.output << r.error;
+    EXPECT_EQ(r.error, "");
+
+    // --report -: stdout is the report alone (it parses), the summary moves to stderr.
+    r = run_tw("tune --sim 2 --channels 8 --quiet --report -", {.merge_stderr = false, .separate_stderr = true, .wrapper = tw_test::k_deadlock_guard});
+    ASSERT_EQ(r.status, 0) << r.output << r.error;
+    const auto report = boost::json::parse(r.output).as_object();
+    EXPECT_EQ(report.at("summary").at("ok").to_number<std::int64_t>(), 2);
+    EXPECT_NE(r.error.find("channels tuned"), std::string::npos) << r.error;
+
+    // Two outputs on stdout: a usage error before any work.
+    r = run_tw("tune --sim 2 --report - --plot -", tw_test::k_usage_checked);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.error.find("only one output can be stdout"), std::string::npos) << r.error;
+    EXPECT_EQ(r.output, "");
 }
