@@ -1,4 +1,4 @@
-// The Asio-host cells of DESIGN.md's caller table: tw::run from a handler on a
+// The Asio-host cells of docs/CALLERS.md's table: tw::run from a handler on a
 // runtime's own loop fails fast; tw::async_run works with callbacks,
 // use_future, use_awaitable and as_tuple(yield_context); and guest mode, where
 // the runtime runs from handlers of a host's single-threaded io_context.

@@ -1,4 +1,4 @@
-// tw::run / tw::spawn / tworoutine from each caller of DESIGN.md's table that
+// tw::run / tw::spawn / tworoutine from each caller of docs/CALLERS.md's table that
 // is not an Asio host (those are in embedding_test.cpp): a plain thread with
 // the default runtime, a fiber, a fiber nested three deep, and a foreign
 // thread while the runtime runs elsewhere.

@@ -1,5 +1,5 @@
 // The scheduler and the tw::yield token against the known failure modes of
-// fibers on Asio (DESIGN.md): I/O starved by busy fibers, completions that
+// fibers on Asio: I/O starved by busy fibers, completions that
 // arrive before their fiber suspends, lost cross-thread wake-ups, and order.
 #include <tw/yield.hpp>
 

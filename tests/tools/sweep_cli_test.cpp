@@ -174,7 +174,7 @@ TEST(SweepCliSim, SimulatedBoardNeedsNoHardware) {
     const auto truth = tw::sim::make_resonators(3, 0, 4, 4.0e6, 6.0e6);
     expect_matches_truth(printed_resonances(r.output), truth, 500);
     expect_dips_at_truth(parse_csv(read_file(csv)), truth, 500);
-    // `--sim 1` is the same request spelled as DESIGN.md's `--sim N`.
+    // `--sim 1` is the same request spelled as the `--sim N` of the other verbs.
     r = run_tw("sweep --sim 1 --channels 2 --points 201", k_hang_guarded);
     EXPECT_EQ(r.status, 0) << r.output;
     std::remove(csv.c_str());

@@ -1,7 +1,6 @@
 // tw bench micro: micro-benchmarks of the runtime, each measured in the same
 // run beside an in-tree baseline (plain Asio, Asio stackful coroutines,
-// Boost.Fiber's own scheduler) and reported as a ratio (DESIGN.md:
-// "Benchmarks, not timed tests").
+// Boost.Fiber's own scheduler) and reported as a ratio (docs/BENCHMARKS.md).
 //
 //   tw bench micro                    table on stdout
 //   tw bench micro --json             {"machine": ..., "figures": [...]}

@@ -1,9 +1,9 @@
 // tw bench fanout: many connections doing request/response round trips (one
 // outstanding request each, all concurrently) against SCPI targets
-// (PROTOCOLS.md section 5), by the project's fiber client and by in-tree
+// (docs/PROTOCOLS.md, Benchmark targets), by the project's fiber client and by in-tree
 // baselines, each implementation in a child process of its own so that
-// getrusage and RSS measure that client alone (DESIGN.md: "Benchmarks, not
-// timed tests"; docs/BENCHMARKS.md "Fan-out").
+// getrusage and RSS measure that client alone (docs/BENCHMARKS.md
+// "Fan-out").
 //
 //   tw bench fanout --sim 100 --rounds 200 [--latency 200us] [--json]
 //   tw bench fanout --targets 127.0.0.1:5025+4 --connections 16 --rounds 100

@@ -1,5 +1,6 @@
 #pragma once
-// Board lists as PROTOCOLS.md writes them: a comma-separated list of
+// Board lists as docs/PROTOCOLS.md writes them (Addresses, ports, start-up
+// lines): a comma-separated list of
 // addresses (HOST:PORT, [::1]:PORT) and ranges (HOST:PORT+N: N ports from
 // PORT), or the path of a file with one entry per line — ADDRESS, RANGE or
 // NAME ADDRESS; `#` starts a comment. An argument naming an existing file is

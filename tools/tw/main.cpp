@@ -1,7 +1,7 @@
 // tw: the tworoutine command-line program. Parses global options, configures
 // logging and dispatches to a subcommand (see commands.hpp).
 //
-// Exit codes (DESIGN.md): 0 success, 1 the operation failed, 2 usage error.
+// Exit codes (README.md, The `tw` program): 0 success, 1 the operation failed, 2 usage error.
 // Errors go to stderr as one line; results go to stdout.
 
 #include "commands.hpp"

@@ -49,7 +49,8 @@ public:
 constexpr auto k_completion_deadline = 2s;
 
 // Sweep limits: at least two points make a sweep; a million is already far
-// beyond any resonator spacing (PROTOCOLS.md: 2 MHz band).
+// beyond any resonator spacing (docs/PROTOCOLS.md, The simulated Board object:
+// a 2 MHz band).
 constexpr std::size_t k_max_sweep_points = 1'000'000;
 constexpr double k_default_sweep_amplitude = 0.5;
 

@@ -167,7 +167,7 @@ void add_sweep_command(CLI::App& app) {
     auto* board = cmd->add_option("--board", o->board, "The board: HOST:PORT")
                       ->option_text("ADDR")
                       ->check(address_check());
-    // `--sim` alone or `--sim 1`: the DESIGN.md convention is `--sim N`, and a
+    // `--sim` alone or `--sim 1`: the other verbs' convention is `--sim N`, and a
     // sweep has exactly one board.
     auto* sim = count_option(*cmd, "--sim", o->sim, "Start one simulated board in-process and sweep it", 1, 1)
                     ->expected(0, 1)

@@ -10,7 +10,8 @@
 //
 // Arguments are words: `NAME=VALUE`, or positional in the order of the
 // parameters. Kinds: integer, number (`4e6`), text, flag (`true`, `false`,
-// `1`, `0`, `yes`, `no`, `on`, `off`), duration (PROTOCOLS.md: `200us`, `1.5s`).
+// `1`, `0`, `yes`, `no`, `on`, `off`), duration (docs/PROTOCOLS.md,
+// Durations: `200us`, `1.5s`).
 //
 // `runs_on` says what the algorithm runs on:
 //   each_board  once per board (tw run fans out over --boards with a

@@ -1,7 +1,8 @@
 #pragma once
 // tw::modbus::client: Modbus TCP (MBAP framing) for plain blocking code on tw
 // fibers — function codes 1-6, 15 and 16, and 32-bit floats stored in two
-// registers, high word first (IEEE 754 big-endian), as PROTOCOLS.md §4 says.
+// registers, high word first (IEEE 754 big-endian), as docs/PROTOCOLS.md,
+// Modbus TCP compressor says.
 //
 // Several requests in flight on one connection: each request gets its own
 // transaction id; fibers write their frames one at a time, and whichever

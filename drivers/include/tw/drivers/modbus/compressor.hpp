@@ -1,6 +1,6 @@
 #pragma once
-// tw::modbus::compressor: the helium compressor of PROTOCOLS.md §4 as typed
-// calls over tw::modbus::client — state, on/off, temperatures, pressures,
+// tw::modbus::compressor: the helium compressor of docs/PROTOCOLS.md
+// (Modbus TCP compressor) as typed calls over tw::modbus::client — state, on/off, temperatures, pressures,
 // motor current, hours, warning and alarm bits, start and stop.
 //
 // Thread safety: as modbus::client (shareable).

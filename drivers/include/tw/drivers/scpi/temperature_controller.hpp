@@ -1,6 +1,7 @@
 #pragma once
 // tw::scpi::temperature_controller: the cryogenic temperature controller of
-// PROTOCOLS.md §3 (a Lakeshore-style TC-372) as typed calls over
+// docs/PROTOCOLS.md, SCPI temperature controller (a Lakeshore-style TC-372)
+// as typed calls over
 // tw::scpi::client. Setters check the instrument's error queue, so a value
 // out of range is a protocol_error carrying the instrument's code (-222).
 //

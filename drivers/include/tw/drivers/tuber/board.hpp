@@ -1,5 +1,6 @@
 #pragma once
-// tw::tuber::board: a readout board (PROTOCOLS.md §1, the `Board` object) as
+// tw::tuber::board: a readout board (docs/PROTOCOLS.md, The simulated Board
+// object) as
 // typed calls over tw::tuber::client — what the algorithms use.
 // SERIAL, FIRMWARE, NCHANNELS, FMIN and FMAX are read once and cached, and
 // checked where they enter (tw::checked, docs/DRIVERS.md): NCHANNELS a whole

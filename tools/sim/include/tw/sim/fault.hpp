@@ -1,5 +1,6 @@
 #pragma once
-// tw::sim faults: the fault-injection grammar of PROTOCOLS.md and what it
+// tw::sim faults: the fault-injection grammar (docs/PROTOCOLS.md,
+// Fault injection) and what it
 // means for one simulated instrument.
 //
 //   SPEC  = [SERVICE/]KIND[:PARAM][@WHICH]

@@ -1,6 +1,7 @@
 #pragma once
 // tw::sim physics: the hidden resonators of a simulated readout board, their
-// transmission S21, and the counter-based noise of PROTOCOLS.md section 1.
+// transmission S21, and the counter-based noise of docs/PROTOCOLS.md, The simulated
+// Board object.
 //
 // Everything here is a pure function of its arguments, so a test can compute
 // exactly what a board serves: get_samples(channel, n) on board b of a
