@@ -136,6 +136,12 @@ TEST(ShellCli, StdinCommandsRunLineByLineWithoutPrompts) {
     EXPECT_TRUE(matches(r.out, R"(resonances: 4\n(  [0-9]+\.[0-9] Hz  depth 0\.[0-9]+\n){4})")) << r.out;
 }
 
+TEST(ShellCli, AMistypedCommandGetsAGuess) {
+    auto r = run_piped({"shell", "--sim", "1", "--channels", "4", "-c", "baords"});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_TRUE(matches(r.err, R"(^tw: unknown command 'baords': did you mean 'boards'\? \(try help\)\n)")) << r.err;
+}
+
 TEST(ShellCli, UnknownCommandFailsButTheNextCommandStillRuns) {
     auto r = run_piped({"shell", "--sim", "1", "--channels", "4", "-c", "bogus 1 2; boards"});
     EXPECT_EQ(r.status, 1) << r.out << r.err;

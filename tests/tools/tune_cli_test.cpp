@@ -140,3 +140,12 @@ TEST(TuneCli, StdoutCarriesResultsOnlyProgressGoesToStderr) {
     EXPECT_NE(r.error.find("only one output can be stdout"), std::string::npos) << r.error;
     EXPECT_EQ(r.output, "");
 }
+
+TEST(TuneCli, AMistypedVerbIsGuessedAndAVerbsErrorPointsAtItsHelp) {
+    auto r = run_tw("tnue --sim 2", tw_test::k_usage_checked);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.error, "tw: 'tnue' is not a command; did you mean 'tune'? (see tw --help)\n");
+    r = run_tw("tune --sim 2 --bogus", tw_test::k_usage_checked);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.error.find("(see tw tune --help)"), std::string::npos) << r.error;
+}

@@ -5,6 +5,7 @@
 // Errors go to stderr as one line; results go to stdout.
 
 #include "commands.hpp"
+#include "suggest.hpp"
 #include "verb_util.hpp"
 
 #include <CLI/CLI.hpp>
@@ -93,7 +94,20 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
             return app.exit(e);  // --help / --version: printed to stdout, exit 0
-        fmt::print(stderr, "tw: {} (see tw --help)\n", e.what());
+        // Point at the help of the verb that was given, and guess a mistyped verb.
+        std::string hint = "tw --help";
+        for (const auto* sub : app.get_subcommands()) hint = "tw " + sub->get_name() + " --help";
+        std::string guess;
+        if (app.get_subcommands().empty() && argc > 1 && argv[1][0] != '-') {
+            std::vector<std::string> verbs;
+            for (const auto* sub : app.get_subcommands({})) verbs.push_back(sub->get_name());
+            if (const auto near = tw::cli::did_you_mean(argv[1], verbs))
+                guess = fmt::format(": '{}' is not a command; did you mean '{}'?", argv[1], *near);
+        }
+        if (!guess.empty())
+            fmt::print(stderr, "tw{} (see {})\n", guess, hint);
+        else
+            fmt::print(stderr, "tw: {} (see {})\n", e.what(), hint);
         return k_exit_usage;
     } catch (const std::exception& e) {
         fmt::print(stderr, "tw: {}\n", e.what());

@@ -3,6 +3,7 @@
 #include "shell_session.hpp"
 
 #include "progress.hpp"
+#include "suggest.hpp"
 #include "verb_util.hpp"
 
 #include <fcntl.h>
@@ -352,7 +353,10 @@ command_status shell_session::execute(const std::vector<std::string>& words) {
     if (words.empty()) return command_status::ok;
     const command* cmd = find_command(words[0]);
     if (!cmd) {
-        fmt::print(stderr, "tw: unknown command '{}' (try help)\n", words[0]);
+        if (const auto near = did_you_mean(words[0], command_names()))
+            fmt::print(stderr, "tw: unknown command '{}': did you mean '{}'? (try help)\n", words[0], *near);
+        else
+            fmt::print(stderr, "tw: unknown command '{}' (try help)\n", words[0]);
         return command_status::failed;
     }
     if (!cmd->run) return command_status::quit;
