@@ -82,7 +82,14 @@ TEST(ModbusSim, RegistersExceptionsAndTheCompressor) {
         } catch (const tw::protocol_error& e) {
             EXPECT_EQ(e.code(), 1);
         }
-        EXPECT_THROW(m.read_coils(0, 1), tw::protocol_error);  // known function, no coils
+        EXPECT_EQ(m.read_coils(0, 1), std::vector<bool>{false});  // the run coil
+        EXPECT_EQ(m.read_discrete_inputs(0, 3), (std::vector<bool>{false, false, false}));  // off, no alarms
+        try {
+            m.read_coils(1, 1);  // one coil only
+            ADD_FAILURE() << "no error";
+        } catch (const tw::protocol_error& e) {
+            EXPECT_EQ(e.code(), 2);
+        }
         EXPECT_THROW(m.write_register(0, 7), tw::protocol_error);  // exception 3
         m.read_input_registers(0, 1);  // the connection is fine after exceptions
 
@@ -98,6 +105,28 @@ TEST(ModbusSim, RegistersExceptionsAndTheCompressor) {
         EXPECT_EQ(comp.alarms(), 0);
         comp.stop();
         while (comp.state() != tw::modbus::compressor_state::idle) tw::sleep_for(10ms);
+    });
+}
+
+TEST(ModbusSim, CoilAndDiscreteInputsShowRunAndAlarms) {
+    // The run coil starts and stops like the command register; discrete
+    // inputs 0..2 are on, overheat alarm and pressure alarm (SIMULATOR.md).
+    tw_sim_test::sim_runtime rt;
+    tw::sim::simulator sim(modbus_only(2, {"modbus/alarm:overheat@0", "modbus/alarm:pressure@1"}), rt);
+    clients c;
+    c.call([&] {
+        for (std::size_t i = 0; i < 2; ++i) {
+            tw::modbus::client m(sim.modbus_addresses()[i]);
+            m.write_coil(0, true);
+            EXPECT_EQ(m.read_holding_registers(0, 1)[0], 1);
+            while (m.read_input_registers(0, 1)[0] != 6) tw::sleep_for(10ms);  // tripped
+            EXPECT_EQ(m.read_discrete_inputs(0, 3), (std::vector<bool>{false, i == 0, i == 1}));
+            EXPECT_EQ(m.read_discrete_inputs(1 + i, 1), std::vector<bool>{true});
+            m.write_coils(0, {false});  // acknowledges the fault
+            EXPECT_EQ(m.read_input_registers(0, 1)[0], 0);
+            EXPECT_EQ(m.read_coils(0, 1), std::vector<bool>{false});
+            EXPECT_EQ(m.read_discrete_inputs(0, 3), (std::vector<bool>{false, false, false}));
+        }
     });
 }
 

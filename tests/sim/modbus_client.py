@@ -49,8 +49,16 @@ rr = c.read_input_registers(19, 2, slave=1)
 check(rr.isError() and rr.exception_code == 2, "input register 20 does not exist", rr)
 rr = c.read_holding_registers(1, 1, slave=1)
 check(rr.isError() and rr.exception_code == 2, "holding register 1 does not exist", rr)
+rr = c.read_coils(1, 1, slave=1)
+check(rr.isError() and rr.exception_code == 2, "one coil only (0: run)", rr)
+rr = c.read_discrete_inputs(0, 4, slave=1)
+check(rr.isError() and rr.exception_code == 2, "three discrete inputs only", rr)
 rr = c.read_coils(0, 1, slave=1)
-check(rr.isError() and rr.exception_code == 2, "no coils", rr)
+check(not rr.isError() and rr.bits[0] is False, "run coil off at start", rr)
+rr = c.read_discrete_inputs(0, 3, slave=1)
+check(not rr.isError() and rr.bits[:3] == [False, False, False], "off, no alarms", rr)
+rr = c.write_coil(1, True, slave=1)
+check(rr.isError() and rr.exception_code == 2, "write a coil outside the map", rr)
 rr = c.write_register(7, 1, slave=1)
 check(rr.isError() and rr.exception_code == 2, "write outside the map", rr)
 rr = c.write_register(0, 9, slave=1)
@@ -68,6 +76,26 @@ while regs[0] != 3 and time.monotonic() < deadline:
     regs = c.read_input_registers(0, 20, slave=1).registers
 check(regs[0] == 3 and regs[1] == 1, "running", regs[:2])
 check(f32(regs, 14) > 1, "motor current while running", f32(regs, 14))
+
+# The run coil (fn 1) reads the command; discrete input 0 says it is on
+rr = c.read_coils(0, 1, slave=1)
+check(not rr.isError() and rr.bits[0] is True, "run coil follows the command register", rr)
+rr = c.read_discrete_inputs(0, 3, slave=1)
+check(not rr.isError() and rr.bits[:3] == [True, False, False], "on, no alarms", rr)
+
+# Stop with fn 5 (run coil off), start again with fn 15 (coils 0..0 = 1)
+rr = c.write_coil(0, False, slave=1)
+check(not rr.isError(), "stop (fn 5)", rr)
+regs = c.read_input_registers(0, 2, slave=1).registers
+check(regs[0] == 5 and regs[1] == 0, "stopping after the run coil went off", regs)
+rr = c.write_coils(0, [True], slave=1)
+check(not rr.isError(), "start (fn 15)", rr)
+regs = c.read_input_registers(0, 2, slave=1).registers
+check(regs[0] == 2 and regs[1] == 1, "starting after the run coil went on", regs)
+deadline = time.monotonic() + GUARD
+while regs[0] != 3 and time.monotonic() < deadline:
+    regs = c.read_input_registers(0, 2, slave=1).registers
+check(regs[0] == 3, "running again", regs)
 
 # Stop with fn 16: state 5 (stopping), then 0
 rr = c.write_registers(0, [0], slave=1)

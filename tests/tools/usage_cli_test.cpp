@@ -93,6 +93,24 @@ std::vector<usage_case> numeric_cases() {
         c.push_back({std::string("modbus 127.0.0.1:1 write 0 ") + v, "VALUE"});
     }
     c.push_back({"modbus 127.0.0.1:1 read-input 0 0", "COUNT"});
+    // The other actions: Modbus' limits per request, coil values, 16-bit values.
+    for (const auto& v : {"-1", k_huge}) {
+        c.push_back({std::string("modbus 127.0.0.1:1 read-coils ") + v + " 1", "ADDR"});
+        c.push_back({std::string("modbus 127.0.0.1:1 read-discrete 0 ") + v, "COUNT"});
+        c.push_back({std::string("modbus 127.0.0.1:1 write-coil 0 ") + v, "VALUE"});
+        c.push_back({std::string("modbus 127.0.0.1:1 write-coils 0 1 ") + v, "VALUE"});
+        c.push_back({std::string("modbus 127.0.0.1:1 write-registers 0 1 ") + v, "VALUE"});
+    }
+    c.push_back({"modbus 127.0.0.1:1 read-coils 0 0", "COUNT"});
+    c.push_back({"modbus 127.0.0.1:1 read-coils 0 2001", "COUNT.*at most 2000"});
+    c.push_back({"modbus 127.0.0.1:1 read-holding 0 126", "COUNT.*at most 125"});
+    c.push_back({"modbus 127.0.0.1:1 read-holding 0 63 --float", "COUNT.*at most 62"});
+    c.push_back({"modbus 127.0.0.1:1 read-input 65530 7", "ADDR.*past address 65535"});
+    c.push_back({"modbus 127.0.0.1:1 write-coil 0 maybe", "VALUE.*0, 1, on or off"});
+    c.push_back({"modbus 127.0.0.1:1 write-registers 0 inf --float", "VALUE"});
+    c.push_back({"modbus 127.0.0.1:1 read-coils 0 1 --float", "--float"});
+    c.push_back({"rpc http://127.0.0.1:1/rpc --batch", "--batch"});
+    c.push_back({"rpc http://127.0.0.1:1/rpc --batch-file " + ::testing::TempDir() + "tw_no_such_dir/b.json", "--batch-file.*cannot read"});
 
     add_flags(c, "bench micro", {"--iterations"}, {"--iterations"});
     add_flags(c, "bench fanout --sim 2", {"--rounds", "--sim-ports", "--latency"}, {"--rounds", "--sim-ports"});

@@ -29,6 +29,8 @@ enum : std::uint8_t {
 };
 constexpr std::size_t k_input_registers = 20;
 constexpr std::size_t k_holding_registers = 1;
+constexpr std::size_t k_coils = 1;            // 0: run (1 start, 0 stop), the command register as a coil
+constexpr std::size_t k_discrete_inputs = 3;  // 0: on (starting or running), 1: overheat alarm, 2: pressure alarm
 
 // Values: coolant in, coolant out, oil, helium (°C), high, low pressure (psi), motor current (A).
 constexpr std::array<double, 7> k_off = {20.0, 20.0, 22.0, 22.0, 210.0, 210.0, 0.0};
@@ -137,21 +139,46 @@ std::string compressor::handle(std::string_view pdu, sim_clock::time_point now) 
     std::uint16_t addr = 0, qty = 0;
     switch (fn) {
         case 1:  // read coils
-        case 2:  // read discrete inputs
+        case 2: {  // read discrete inputs
             if (auto e = read_request(2000, addr, qty)) return exception_pdu(fn, e);
-            return exception_pdu(fn, k_illegal_address);  // the map has no coils or discrete inputs
+            const std::size_t size = fn == 1 ? k_coils : k_discrete_inputs;
+            if (static_cast<std::size_t>(addr) + qty > size) return exception_pdu(fn, k_illegal_address);
+            advance(now);
+            const bool tripped = state_ == k_fault;
+            const std::array<bool, k_discrete_inputs> inputs = {state_ == k_starting || state_ == k_running,
+                                                                tripped && alarm_ == alarm_kind::overheat,
+                                                                tripped && alarm_ == alarm_kind::pressure};
+            std::string out{static_cast<char>(fn), static_cast<char>((qty + 7) / 8)};
+            out.append((qty + 7) / 8, '\0');
+            for (std::size_t i = 0; i < qty; ++i) {
+                const bool bit = fn == 1 ? command_ != 0 : inputs[addr + i];
+                if (bit) out[2 + i / 8] = static_cast<char>(out[2 + i / 8] | (1 << (i % 8)));
+            }
+            return out;
+        }
         case 5: {  // write single coil
             if (data.size() != 4) return exception_pdu(fn, k_illegal_value);
+            addr = be16(data, 0);
             auto v = be16(data, 2);
             if (v != 0x0000 && v != 0xff00) return exception_pdu(fn, k_illegal_value);
-            return exception_pdu(fn, k_illegal_address);
+            if (addr >= k_coils) return exception_pdu(fn, k_illegal_address);
+            advance(now);
+            command(v == 0xff00 ? 1 : 0, now);
+            return std::string(pdu);  // echo
         }
         case 15: {  // write multiple coils
             if (data.size() < 5) return exception_pdu(fn, k_illegal_value);
+            addr = be16(data, 0);
             qty = be16(data, 2);
             auto bytes = static_cast<std::uint8_t>(data[4]);
             if (qty < 1 || qty > 1968 || bytes != (qty + 7) / 8 || data.size() != 5u + bytes) return exception_pdu(fn, k_illegal_value);
-            return exception_pdu(fn, k_illegal_address);
+            if (static_cast<std::size_t>(addr) + qty > k_coils) return exception_pdu(fn, k_illegal_address);
+            advance(now);
+            command(static_cast<std::uint8_t>(data[5]) & 1, now);
+            std::string out{static_cast<char>(fn)};
+            put16(out, addr);
+            put16(out, qty);
+            return out;
         }
         case 3:
         case 4: {
