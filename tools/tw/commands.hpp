@@ -31,6 +31,7 @@ void add_apply_command(CLI::App& app);   // apply.cpp: tw apply (restore a tune 
 void add_bench_command(CLI::App& app);   // bench.cpp: tw bench micro (and fanout, below)
 void add_bench_fanout_command(CLI::App& bench);  // bench_fanout.cpp: tw bench fanout
 void add_call_command(CLI::App& app);    // call.cpp: tw call (Tuber)
+void add_completion_command(CLI::App& app);  // completion.cpp: tw completion bash|zsh (needs every other verb added first)
 void add_cooldown_command(CLI::App& app);  // cooldown.cpp: tw cooldown (compressor + temperature controller)
 void add_health_command(CLI::App& app);  // health.cpp: tw health
 void add_modbus_command(CLI::App& app);  // modbus.cpp: tw modbus

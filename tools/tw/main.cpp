@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
     tw::cli::add_sim_command(app);
     tw::cli::add_sweep_command(app);
     tw::cli::add_tune_command(app);
+    tw::cli::add_completion_command(app);  // last: it lists the others
 
     try {
         app.parse(argc, argv);
