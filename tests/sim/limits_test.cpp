@@ -62,7 +62,7 @@ TEST(SimLimits, DefaultsBoundEveryConnection) {
     EXPECT_EQ(c.idle_timeout, 60s);
     EXPECT_EQ(c.request_timeout, 10s);
     EXPECT_EQ(c.max_connections, 256u);
-    EXPECT_EQ(tw::sim::k_max_batch, 16384u);  // docs/PROTOCOLS.md, Tuber
+    EXPECT_EQ(tw::sim::k_max_batch, 16384u);  // docs/WIRE_FORMATS.md, Tuber
     EXPECT_THROW(tw::sim::validate(tw::sim::config{.idle_timeout = -1s}), std::invalid_argument);
     EXPECT_THROW(tw::sim::validate(tw::sim::config{.request_timeout = -1s}), std::invalid_argument);
 }

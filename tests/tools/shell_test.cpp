@@ -160,7 +160,7 @@ TEST(ShellCli, BadArgumentsAndBoardErrorsAreOneLineAndTheShellGoesOn) {
     EXPECT_EQ(r.status, 1) << r.out << r.err;
     EXPECT_TRUE(contains(r.err, "tw: sweep: FMIN must be below FMAX (usage: sweep FMIN FMAX POINTS [AMPLITUDE])\n")) << r.err;
     EXPECT_TRUE(contains(r.err, "tw: use: no board 7 (the boards are 0 to 0)")) << r.err;
-    // The board's own error names the argument (docs/PROTOCOLS.md, The simulated Board object).
+    // The board's own error names the argument (docs/WIRE_FORMATS.md, The simulated Board object).
     EXPECT_TRUE(matches(r.err, R"(\ntw: call: [^\n]*argument 'hz' must be a number in [^\n]*\n)")) << r.err;
     EXPECT_TRUE(contains(r.err, "unterminated ' quote")) << r.err;
     EXPECT_TRUE(contains(r.err, "4 commands failed")) << r.err;

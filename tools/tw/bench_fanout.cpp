@@ -1,6 +1,6 @@
 // tw bench fanout: many connections doing request/response round trips (one
 // outstanding request each, all concurrently) against SCPI targets
-// (docs/PROTOCOLS.md, Benchmark targets), by the project's fiber client and by in-tree
+// (docs/WIRE_FORMATS.md, Benchmark targets), by the project's fiber client and by in-tree
 // baselines, each implementation in a child process of its own so that
 // getrusage and RSS measure that client alone (docs/BENCHMARKS.md
 // "Fan-out").

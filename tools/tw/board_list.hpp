@@ -1,5 +1,5 @@
 #pragma once
-// Board lists as docs/PROTOCOLS.md writes them (Addresses, ports, start-up
+// Board lists as docs/WIRE_FORMATS.md writes them (Addresses, ports, start-up
 // lines): a comma-separated list of
 // addresses (HOST:PORT, [::1]:PORT) and ranges (HOST:PORT+N: N ports from
 // PORT), or the path of a file with one entry per line — ADDRESS, RANGE or

@@ -50,7 +50,7 @@ public:
 constexpr auto k_completion_deadline = 2s;
 
 // Sweep limits: at least two points make a sweep; a million is already far
-// beyond any resonator spacing (docs/PROTOCOLS.md, The simulated Board object:
+// beyond any resonator spacing (docs/WIRE_FORMATS.md, The simulated Board object:
 // a 2 MHz band).
 constexpr std::size_t k_max_sweep_points = 1'000'000;
 constexpr double k_default_sweep_amplitude = 0.5;

@@ -1,7 +1,7 @@
 // tw sim: serve simulated readout boards (Tuber, JSON-RPC at /rpc), SCPI
 // temperature controllers and Modbus TCP compressors until SIGINT or SIGTERM.
 //
-// Prints one start-up line per kind served (docs/PROTOCOLS.md, Addresses, ports,
+// Prints one start-up line per kind served (docs/WIRE_FORMATS.md, Addresses, ports,
 // start-up lines), e.g.
 //   tuber 127.0.0.1:9000+16
 //   scpi 127.0.0.1:5025+1

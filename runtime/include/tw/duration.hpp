@@ -1,5 +1,5 @@
 #pragma once
-// Durations as people type them (docs/PROTOCOLS.md, Durations): a number
+// Durations as people type them (docs/WIRE_FORMATS.md, Durations): a number
 // with a unit `ns`,
 // `us`, `ms`, `s`, `m` or `h` — "200us", "1.5s", "2m" — where a bare number
 // means seconds ("0.25"). Shared by the tw command line, the simulator's fault

@@ -1,6 +1,6 @@
 #pragma once
 // tw::sim::detail::board: one simulated readout board's state and its `Board`
-// object (docs/PROTOCOLS.md, The simulated Board object), with the Tuber and JSON-RPC 2.0 request
+// object (docs/WIRE_FORMATS.md, The simulated Board object), with the Tuber and JSON-RPC 2.0 request
 // handling on top — bodies in, bodies out, no I/O here.
 //
 // Thread safety: none; a board is used by the fibers of one worker thread

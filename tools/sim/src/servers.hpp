@@ -26,7 +26,7 @@ namespace tw::sim::detail {
 
 using sim_clock = std::chrono::steady_clock;
 
-// Bounds on input (docs/PROTOCOLS.md, Tuber and SCPI temperature controller).
+// Bounds on input (docs/WIRE_FORMATS.md, Tuber and SCPI temperature controller).
 inline constexpr std::size_t k_max_http_header = 16 * 1024;
 inline constexpr std::size_t k_max_http_body = 4 * 1024 * 1024;
 inline constexpr std::size_t k_max_scpi_line = 4096;
@@ -38,7 +38,7 @@ void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const serv
 // `requests` is the end of the stream. Pure: for tests and fuzzing.
 std::string serve_http_bytes(board& b, std::string_view requests);
 
-// ---- SCPI temperature controller (docs/PROTOCOLS.md) --------------------------
+// ---- SCPI temperature controller (docs/WIRE_FORMATS.md) --------------------------
 
 class temperature_controller {
 public:
@@ -73,7 +73,7 @@ private:
 
 void serve_scpi_connection(tcp::socket& s, temperature_controller& tc, fault_state& f, const server_options& o);
 
-// ---- Modbus TCP compressor (docs/PROTOCOLS.md) --------------------------------
+// ---- Modbus TCP compressor (docs/WIRE_FORMATS.md) --------------------------------
 
 class compressor {
 public:

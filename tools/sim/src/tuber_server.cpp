@@ -1,6 +1,6 @@
 // The HTTP side of a simulated board: POST /tuber and POST /rpc over
 // HTTP/1.1 keep-alive (HTTP/1.0 too), with the request limits of
-// docs/PROTOCOLS.md, Tuber.
+// docs/WIRE_FORMATS.md, Tuber.
 #include "servers.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 // tw::algorithms cooldown: bring a cryostat to a temperature with one plain
-// blocking call over a helium compressor (docs/PROTOCOLS.md, Modbus TCP
+// blocking call over a helium compressor (docs/WIRE_FORMATS.md, Modbus TCP
 // compressor) and a temperature controller (SCPI temperature controller).
 // No callbacks, no async code: call it directly, on a tw
 // fiber or a plain thread (it then runs on the default runtime), or inside

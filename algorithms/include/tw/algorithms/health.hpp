@@ -1,6 +1,6 @@
 #pragma once
 // tw::algorithms health: a quick look at many readout boards
-// (docs/PROTOCOLS.md, Tuber)
+// (docs/WIRE_FORMATS.md, Tuber)
 // — is each one reachable, what are its serial and firmware, how warm is it,
 // how long does one round trip take. Plain blocking functions, like the rest
 // of tw::algorithms: call them directly, on a tw fiber or a plain thread, or

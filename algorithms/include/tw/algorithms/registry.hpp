@@ -10,7 +10,7 @@
 //
 // Arguments are words: `NAME=VALUE`, or positional in the order of the
 // parameters. Kinds: integer, number (`4e6`), text, flag (`true`, `false`,
-// `1`, `0`, `yes`, `no`, `on`, `off`), duration (docs/PROTOCOLS.md,
+// `1`, `0`, `yes`, `no`, `on`, `off`), duration (docs/WIRE_FORMATS.md,
 // Durations: `200us`, `1.5s`).
 //
 // `runs_on` says what the algorithm runs on:

@@ -1,6 +1,6 @@
 #pragma once
 // tw::algorithms tuning: plain blocking procedures over tw::tuber::board
-// (docs/PROTOCOLS.md, Tuber) — a network-analysis sweep, resonance finding, channel,
+// (docs/WIRE_FORMATS.md, Tuber) — a network-analysis sweep, resonance finding, channel,
 // board and array tuning. No callbacks, no async code: call them directly, on
 // a tw fiber or a plain thread (they then run on the default runtime), or
 // inside tw::fan_out / tw::spawn / tw::async_run.

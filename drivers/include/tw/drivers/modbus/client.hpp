@@ -1,7 +1,7 @@
 #pragma once
 // tw::modbus::client: Modbus TCP (MBAP framing) for plain blocking code on tw
 // fibers — function codes 1-6, 15 and 16, and 32-bit floats stored in two
-// registers, high word first (IEEE 754 big-endian), as docs/PROTOCOLS.md,
+// registers, high word first (IEEE 754 big-endian), as docs/WIRE_FORMATS.md,
 // Modbus TCP compressor says.
 //
 // Several requests in flight on one connection: each request gets its own

@@ -1,5 +1,5 @@
 #pragma once
-// tw::modbus::compressor: the helium compressor of docs/PROTOCOLS.md
+// tw::modbus::compressor: the helium compressor of docs/WIRE_FORMATS.md
 // (Modbus TCP compressor) as typed calls over tw::modbus::client — state, on/off, temperatures, pressures,
 // motor current, hours, warning and alarm bits, start and stop.
 //

@@ -1,6 +1,6 @@
 #pragma once
 // tw::scpi::temperature_controller: the cryogenic temperature controller of
-// docs/PROTOCOLS.md, SCPI temperature controller (a Lakeshore-style TC-372)
+// docs/WIRE_FORMATS.md, SCPI temperature controller (a Lakeshore-style TC-372)
 // as typed calls over
 // tw::scpi::client. Setters check the instrument's error queue, so a value
 // out of range is a protocol_error carrying the instrument's code (-222).

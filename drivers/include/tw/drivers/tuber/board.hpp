@@ -1,5 +1,5 @@
 #pragma once
-// tw::tuber::board: a readout board (docs/PROTOCOLS.md, The simulated Board
+// tw::tuber::board: a readout board (docs/WIRE_FORMATS.md, The simulated Board
 // object) as
 // typed calls over tw::tuber::client — what the algorithms use.
 // SERIAL, FIRMWARE, NCHANNELS, FMIN and FMAX are read once and cached, and

@@ -1,6 +1,6 @@
 #pragma once
 // tw::tuber::client: Tuber — the JSON-over-HTTP protocol of the readout
-// boards (docs/PROTOCOLS.md, Tuber) — for plain blocking code on tw fibers: method
+// boards (docs/WIRE_FORMATS.md, Tuber) — for plain blocking code on tw fibers: method
 // calls, properties, `resolve` (descriptions, cached), and batches (many calls
 // in one POST, results in order, an error per failed call).
 //

@@ -1,5 +1,5 @@
 #pragma once
-// tw::sim faults: the fault-injection grammar (docs/PROTOCOLS.md,
+// tw::sim faults: the fault-injection grammar (docs/WIRE_FORMATS.md,
 // Fault injection) and what it
 // means for one simulated instrument.
 //

@@ -1,6 +1,6 @@
 #pragma once
 // tw::sim physics: the hidden resonators of a simulated readout board, their
-// transmission S21, and the counter-based noise of docs/PROTOCOLS.md, The simulated
+// transmission S21, and the counter-based noise of docs/WIRE_FORMATS.md, The simulated
 // Board object.
 //
 // Everything here is a pure function of its arguments, so a test can compute

@@ -2,7 +2,7 @@
 // tw::sim::simulator: simulated hardware on loopback, served by fibers of a
 // tw::runtime — Tuber readout boards (with JSON-RPC 2.0 at /rpc), SCPI
 // temperature controllers and Modbus TCP compressors, exactly as
-// docs/PROTOCOLS.md describes them, with hidden physics and injectable faults.
+// docs/WIRE_FORMATS.md describes them, with hidden physics and injectable faults.
 //
 // The constructor binds every port (so the addresses are known when it
 // returns) and starts one accept fiber per port; every connection then runs on
@@ -50,7 +50,7 @@ namespace tw::sim {
 
 using namespace std::chrono_literals;
 
-// At most this many calls in one Tuber or JSON-RPC batch (docs/PROTOCOLS.md, Tuber): a
+// At most this many calls in one Tuber or JSON-RPC batch (docs/WIRE_FORMATS.md, Tuber): a
 // larger batch gets one error and runs nothing. Our own clients send far fewer
 // (a 500-point sweep batch is 1,000 calls; `tw apply` sends 512).
 inline constexpr std::size_t k_max_batch = 16384;
