@@ -255,3 +255,29 @@ TEST(SimTuber, JsonRpcNotificationsGet200WithAnEmptyBody) {
         for (int ch : {1, 2, 3}) EXPECT_EQ(tuber(c, call("get_frequency", {ch})).at("result").to_number<double>(), 5e6);
     });
 }
+
+TEST(SimTuber, ANumberBeyondADoubleIsRefusedSoNoReplyEchoesInfinity) {
+    // Boost.JSON reads 1e999 as infinity and would write it back as
+    // `Infinity`, which is not JSON (found by fuzz_jsonrpc_request).
+    sim_runtime rt;
+    tw::sim::simulator sim({.boards = 1, .scpi = 0, .modbus = 0}, rt);
+    client_runtime client;
+    client.call([&] {
+        http_client c(sim.tuber_addresses()[0]);
+        for (const char* path : {"/rpc", "/tuber"}) {
+            const std::string body = std::string(path) == "/rpc"
+                                         ? R"([{"jsonrpc":"2.0","id":666666666666E6666662,"method":"Board.get_temperature"},5])"
+                                         : R"({"object":"Board","method":"set_frequency","args":[1,1e999]})";
+            auto r = c.post(path, body);
+            boost::system::error_code ec;
+            auto v = json::parse(r.body, ec);
+            ASSERT_FALSE(ec) << path << ": " << r.body;
+            EXPECT_THAT(r.body, ::testing::HasSubstr("beyond the range of a double")) << path;
+            if (std::string(path) == "/rpc") {
+                EXPECT_EQ(v.at("error").at("code").to_number<int>(), -32700);
+            }
+        }
+        // The board is untouched and still answers.
+        EXPECT_EQ(tuber(c, call("get_frequency", {1})).at("result").is_number(), true);
+    });
+}

@@ -67,6 +67,19 @@ std::string clip(std::string_view s, std::size_t max = 60) {
 
 std::string shown(const json::value& v) { return clip(json::serialize(v), 40); }
 
+// Boost.JSON 1.81 reads a number beyond a double's range (1e999) as infinity
+// and writes it back as `Infinity`, which is not JSON. A request holding one is
+// refused as unreadable, so that no reply can echo it. The recursion is as
+// deep as the parser allows (32 levels by default).
+bool all_finite(const json::value& v) {
+    if (v.is_double()) return std::isfinite(v.get_double());
+    if (const auto* a = v.if_array()) return std::all_of(a->begin(), a->end(), [](const json::value& x) { return all_finite(x); });
+    if (const auto* o = v.if_object())
+        return std::all_of(o->begin(), o->end(), [](const json::key_value_pair& kv) { return all_finite(kv.value()); });
+    return true;
+}
+constexpr const char* k_out_of_range = "a number is beyond the range of a double (about 1.8e308)";
+
 std::optional<std::int64_t> as_integer(const json::value& v) {
     if (v.is_int64()) return v.get_int64();
     if (v.is_uint64()) return v.get_uint64() > static_cast<std::uint64_t>(INT64_MAX) ? std::nullopt
@@ -409,6 +422,7 @@ std::string board::tuber(std::string_view body, bool continue_on_error, const pa
     json::value req = json::parse(body, ec, &arena);
     auto error = [](const std::string& message) { return json::serialize(json::object{{"error", json::object{{"message", message}}}}); };
     if (ec) return error("cannot parse the request as JSON: " + ec.message());
+    if (!all_finite(req)) return error(std::string("cannot read the request: ") + k_out_of_range);
     bool failed = false;
     if (!req.is_array()) return json::serialize(tuber_reply(*this, req, failed));
     const auto& calls = req.get_array();
@@ -435,6 +449,7 @@ std::string board::jsonrpc(std::string_view body, const pause_fn& pause) {
     json::error_code ec;
     json::value req = json::parse(body, ec, &arena);
     if (ec) return json::serialize(rpc_error(k_parse_error, "Parse error: " + ec.message(), nullptr));
+    if (!all_finite(req)) return json::serialize(rpc_error(k_parse_error, std::string("Parse error: ") + k_out_of_range, nullptr));
     if (!req.is_array()) {
         auto reply = rpc_one(*this, req, true);
         return reply ? json::serialize(*reply) : std::string();
