@@ -53,7 +53,12 @@ TEST_F(TwVerbs, Call) {
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1);
     r = tw_cli("call --timeout 200ms " + sim_.tuber_addresses()[1] + " Board.get_temperature");  // stalled
     EXPECT_EQ(r.status, 1);
-    r = tw_cli("call " + board() + " nodot");
+    r = tw_cli("call " + board() + " nodot");  // METHOD alone is Board's, as in the shell
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.output, HasSubstr("Board has no method 'nodot'"));
+    r = tw_cli("call " + board() + " SERIAL");  // a property by its name alone
+    EXPECT_EQ(r.output, "\"" + sim_.boards()[0].serial + "\"\n");
+    r = tw_cli("call " + board() + " Board.");
     EXPECT_EQ(r.status, 2);
     r = tw_cli("call --timeout soon " + board() + " Board.reset");
     EXPECT_EQ(r.status, 2);

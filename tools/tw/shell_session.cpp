@@ -1,9 +1,12 @@
 // tw shell's commands: see shell_session.hpp.
-#include "human_json.hpp"
 #include "shell_session.hpp"
+
+#include "call.hpp"
+#include "human_json.hpp"
 
 #include "progress.hpp"
 #include "suggest.hpp"
+#include "sweep.hpp"
 #include "verb_util.hpp"
 
 #include <fcntl.h>
@@ -45,30 +48,28 @@ public:
     using std::invalid_argument::invalid_argument;
 };
 
+// Parses a command's words with the definition its `tw` verb uses (call.hpp,
+// sweep.hpp), so that the shell and the command line read them alike.
+// Returns false when the words asked for help, which is then printed.
+template <class Declare>
+bool parse_words(std::string_view name, const std::vector<std::string>& words, Declare&& declare) {
+    CLI::App app{"", std::string(name)};
+    declare(app);
+    std::vector<std::string> reversed(words.rbegin(), words.rend());  // CLI11 consumes from the back
+    try {
+        app.parse(reversed);
+    } catch (const CLI::CallForHelp&) {
+        fmt::print("{}", app.help());
+        return false;
+    } catch (const CLI::ParseError& e) {
+        throw bad_arguments(e.what());
+    }
+    return true;
+}
+
 // How long tab completion may wait for a board's `resolve` metadata: the
 // user is waiting at the prompt, and an unreachable board must not freeze it.
 constexpr auto k_completion_deadline = 2s;
-
-// Sweep limits: at least two points make a sweep; a million is already far
-// beyond any resonator spacing (docs/WIRE_FORMATS.md, The simulated Board object:
-// a 2 MHz band).
-constexpr std::size_t k_max_sweep_points = 1'000'000;
-constexpr double k_default_sweep_amplitude = 0.5;
-
-double parse_double(const std::string& text, const char* what) {
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(v))
-        throw bad_arguments(fmt::format("{} must be a number, got '{}'", what, text));
-    return v;
-}
-
-std::size_t parse_count(const std::string& text, const char* what) {
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 18)
-        throw bad_arguments(fmt::format("{} must be a whole number, got '{}'", what, text));
-    return static_cast<std::size_t>(std::stoull(text));
-}
 
 void drain(int fd) {
     char buf[64];
@@ -260,11 +261,11 @@ const std::vector<shell_session::command>& shell_session::commands() {
     static const std::vector<command> table = {
         {"boards", "boards", "List the boards: index, name, address; * marks the one in use", &shell_session::cmd_boards},
         {"use", "use N|NAME", "Select the board the next commands talk to, by index or name", &shell_session::cmd_use},
-        {"call", "call [OBJECT.]METHOD [ARG...] [NAME=VALUE...]",
-         "Call a Tuber method of the board in use (object Board unless given); arguments are JSON",
+        {"call", "call [--property|--resolve|--json] [OBJECT.]NAME [ARG...] [NAME=VALUE...]",
+         "Call a Tuber method of the board in use, or read a property (as tw call; call --help)",
          &shell_session::cmd_call},
-        {"sweep", "sweep FMIN FMAX POINTS [AMPLITUDE]",
-         "Network analysis of channel 0 of the board in use, then find its resonances", &shell_session::cmd_sweep},
+        {"sweep", "sweep [--fmin HZ] [--fmax HZ] [--points N] [--amplitude A] [--channel C] [--csv F] [--plot F]",
+         "Sweep the board in use and list its resonances (as tw sweep; sweep --help)", &shell_session::cmd_sweep},
         {"tune", "tune [all]", "Tune the board in use (all: every board, with progress)", &shell_session::cmd_tune},
         {"health", "health [ARG...]", "Run the health_check algorithm over all boards and print its table",
          &shell_session::cmd_health},
@@ -407,10 +408,14 @@ command_status shell_session::execute(const std::vector<std::string>& words) {
             fmt::print(stderr, "cancelled\n");
             return command_status::cancelled;
         }
-        if (dynamic_cast<const bad_arguments*>(&e))
-            fmt::print(stderr, "tw: {}: {} (usage: {})\n", cmd->name, e.what(), cmd->usage);
+        // CLI::Error: a check of a definition shared with a tw verb (call.hpp, sweep.hpp).
+        // A shared check may name the verb itself ("sweep: the band ..."): once is enough.
+        std::string_view what = e.what();
+        if (what.starts_with(cmd->name) && what.substr(cmd->name.size()).starts_with(": ")) what.remove_prefix(cmd->name.size() + 2);
+        if (dynamic_cast<const bad_arguments*>(&e) || dynamic_cast<const CLI::Error*>(&e))
+            fmt::print(stderr, "tw: {}: {} (usage: {})\n", cmd->name, what, cmd->usage);
         else
-            fmt::print(stderr, "tw: {}: {}\n", cmd->name, e.what());
+            fmt::print(stderr, "tw: {}: {}\n", cmd->name, what);
         return command_status::failed;
     }
 }
@@ -451,50 +456,17 @@ void shell_session::cmd_use(const std::vector<std::string>& args) {
 }
 
 void shell_session::cmd_call(const std::vector<std::string>& args) {
-    if (args.empty()) throw bad_arguments("expected a METHOD");
-    std::string object = "Board", method = args[0];
-    if (const auto dot = method.rfind('.'); dot != std::string::npos) {
-        if (dot == 0 || dot + 1 == method.size()) throw bad_arguments("expected METHOD or OBJECT.METHOD, got '" + method + "'");
-        object = method.substr(0, dot);
-        method = method.substr(dot + 1);
-    }
-    json::array positional;
-    json::object keywords;
-    for (std::size_t i = 1; i < args.size(); ++i) {
-        std::string_view name, value;
-        if (is_keyword_argument(args[i], &name, &value))
-            keywords[name] = json_argument(value);
-        else if (!keywords.empty())
-            throw bad_arguments("positional argument '" + args[i] + "' after a NAME=VALUE argument");
-        else
-            positional.push_back(json_argument(args[i]));
-    }
-    auto& client = board(current()).tuber();
-    auto r = client.call_with_warnings(object, method, std::move(positional), std::move(keywords));
-    print_line(human_json(r.value));
+    call_words w;
+    if (!parse_words("call", args, [&](CLI::App& app) { add_call_words(app, w); })) return;
+    check_call_words(w);
+    print_line(call_result_text(perform_call(board(current()).tuber(), w), w.json));
 }
 
 void shell_session::cmd_sweep(const std::vector<std::string>& args) {
-    if (args.size() < 3 || args.size() > 4) throw bad_arguments("expected FMIN FMAX POINTS [AMPLITUDE]");
-    const double fmin = parse_double(args[0], "FMIN");
-    const double fmax = parse_double(args[1], "FMAX");
-    const std::size_t points = parse_count(args[2], "POINTS");
-    const double amplitude = args.size() == 4 ? parse_double(args[3], "AMPLITUDE") : k_default_sweep_amplitude;
-    if (!(fmin < fmax)) throw bad_arguments("FMIN must be below FMAX");
-    if (points < 2 || points > k_max_sweep_points)
-        throw bad_arguments(fmt::format("POINTS must be 2 to {}", k_max_sweep_points));
-    if (!(amplitude > 0 && amplitude <= 1)) throw bad_arguments("AMPLITUDE must be in (0, 1]");
-
-    const auto i = current();
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto data = alg::network_analysis(board(i), fmin, fmax, points, amplitude);
-    const auto found = alg::find_resonances(data);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("sweep: board {}, {} points from {:.1f} to {:.1f} Hz, amplitude {}, {} samples a point, {:.2f} s\n",
-               board_label(i), data.points.size(), fmin, fmax, amplitude, data.samples, elapsed);
-    fmt::print("resonances: {}\n", found.size());
-    for (const auto& r : found) fmt::print("  {:.1f} Hz  depth {:.3f}\n", r.frequency, r.depth);
-    std::fflush(stdout);
+    sweep_words w;
+    if (!parse_words("sweep", args, [&](CLI::App& app) { add_sweep_words(app, w); })) return;
+    std::FILE* const out = check_sweep_words(w);
+    sweep_board(board(current()), w, out, "");
 }
 
 void shell_session::cmd_tune(const std::vector<std::string>& args) {

@@ -13,6 +13,10 @@
 // resonances found, one line each ("  3  4.5123456 MHz  depth 0.812").
 // Exit 1 if the board fails (unreachable, an error reply, a timeout); 2 for a
 // usage error, including a band outside the board's FMIN..FMAX.
+//
+// The flags after --board/--sim are the shell's `sweep` too: see sweep.hpp.
+
+#include "sweep.hpp"
 
 #include "board_set.hpp"
 #include "commands.hpp"
@@ -44,12 +48,7 @@ struct sweep_options {
     std::size_t sim = 0;
     std::optional<std::uint64_t> seed;
     std::size_t channels = 64;
-    std::optional<double> fmin, fmax;  // default: the board's FMIN, FMAX
-    std::size_t points = 0;            // 0: one per k_default_step_hz
-    double amplitude = 0.5;
-    int channel = 0;
-    int samples = 0;
-    std::string csv, plot;
+    sweep_words words;
     std::string timeout = "5s";
 };
 
@@ -80,19 +79,11 @@ alg::find_options find_for_step(double step_hz) {
     return f;
 }
 
-struct sweep_run {
-    std::string serial;
-    alg::sweep_data sweep;
-    std::vector<alg::resonance> found;
-};
-
 void run_sweep(const sweep_options& o) {
     if (o.board.empty() == (o.sim == 0)) throw CLI::ValidationError("sweep", "give exactly one of --board ADDR and --sim");
     if (o.seed && !o.sim) throw CLI::ValidationError("--seed", "only with --sim");
-    if (o.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
-    if (o.fmin && o.fmax && !(*o.fmin < *o.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
     const auto timeout = timeout_option(o.timeout);
-    std::FILE* const out = human_stream({{"--csv", o.csv}, {"--plot", o.plot}});
+    std::FILE* const out = check_sweep_words(o.words);
 
     // --board is one address, not a board list: only the simulated board goes through board_set.
     board_set sim;
@@ -101,65 +92,76 @@ void run_sweep(const sweep_options& o) {
         sim = board_set::from_flags("", 1, o.seed, o.channels);
         address = sim.boards.at(0).address;
     }
-
-    // The band needs the board's FMIN/FMAX; a band outside them is the
-    // caller's mistake (exit 2), found only once the board has answered.
-    std::optional<std::string> usage_problem;
-    sweep_run result;
-    double fmin = 0, fmax = 0;
-    std::size_t points = 0;
     tw::runtime rt({.threads = 1, .name = "tw-sweep"});
     rt.run([&] {
         tw::tuber::board b(address, {.timeout = timeout, .log = verb_log()});
-        const double bmin = b.fmin(), bmax = b.fmax();
-        fmin = o.fmin.value_or(bmin);
-        fmax = o.fmax.value_or(bmax);
-        if (fmin < bmin || fmax > bmax) {
-            usage_problem = fmt::format("the band {}..{} Hz is outside the board's FMIN..FMAX {}..{} Hz", fmin, fmax, bmin, bmax);
-            return;
-        }
-        if (!(fmin < fmax)) {
-            usage_problem = fmt::format("--fmin {} Hz must be below --fmax {} Hz", fmin, fmax);
-            return;
-        }
-        const int nch = b.nchannels();
-        if (o.channel < 0 || o.channel >= nch) {
-            usage_problem = fmt::format("--channel {} is not one of the board's channels 0..{}", o.channel, nch - 1);
-            return;
-        }
-        points = o.points ? o.points : static_cast<std::size_t>(std::ceil((fmax - fmin) / k_default_step_hz)) + 1;
-        result.serial = b.serial();
-        result.sweep = alg::network_analysis(b, fmin, fmax, points, o.amplitude, o.channel,
-                                             {.samples = o.samples});
-        result.found = alg::find_resonances(result.sweep, find_for_step((fmax - fmin) / static_cast<double>(points - 1)));
+        sweep_board(b, o.words, out, o.sim ? fmt::format(" (simulated, seed {})", o.seed.value_or(1)) : "");
     });
-    if (usage_problem) throw CLI::ValidationError("sweep", *usage_problem);
-
-    const auto& s = result.sweep;
-    fmt::print(out, "sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, result.serial, s.channel, s.amplitude,
-               s.samples, o.sim ? fmt::format(" (simulated, seed {})", o.seed.value_or(1)) : "");
-    fmt::print(out, "points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6,
-               (fmax - fmin) / static_cast<double>(points - 1));
-    fmt::print(out, "resonances {}\n", result.found.size());
-    for (std::size_t k = 0; k < result.found.size(); ++k)
-        fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}\n", k, result.found[k].frequency / 1e6, result.found[k].depth);
-    std::fflush(out);
-
-    if (!o.csv.empty()) {
-        write_text_file(o.csv, sweep_csv(s), "CSV");
-        fmt::print(out, "csv {}\n", o.csv);
-    }
-    if (!o.plot.empty()) {
-        plot_marks marks;
-        marks.title = fmt::format("tw sweep {} (serial {}), channel {}, amplitude {}", address, result.serial, s.channel,
-                                  s.amplitude);
-        marks.resonances = result.found;
-        write_text_file(o.plot, sweep_svg(s, marks), "plot");
-        fmt::print(out, "plot {}\n", o.plot);
-    }
 }
 
 }  // namespace
+
+void add_sweep_words(CLI::App& cmd, sweep_words& w) {
+    real_option(cmd, "--fmin", w.fmin, "Start of the band, Hz (default: the board's FMIN)", 1, k_max_frequency_hz)
+        ->type_name("HZ");
+    real_option(cmd, "--fmax", w.fmax, "End of the band, Hz (default: the board's FMAX)", 1, k_max_frequency_hz)
+        ->type_name("HZ");
+    count_option(cmd, "--points", w.points, "Points in the band (default: one per 250 Hz)", 2, k_max_points);
+    real_option(cmd, "--amplitude", w.amplitude, "Carrier amplitude while sweeping, more than 0", 0, 1)->capture_default_str();
+    count_option(cmd, "--channel", w.channel, "Channel to sweep", 0, k_max_channel)->capture_default_str();
+    count_option(cmd, "--samples", w.samples, "Samples per point (0: from the amplitude)", 0, k_max_samples)
+        ->capture_default_str();
+    output_option(cmd, "--csv", w.csv, "Write the sweep as CSV (frequency_hz,magnitude,phase_rad)");
+    output_option(cmd, "--plot", w.plot, "Plot |S21| (dB) against frequency with the resonances to an SVG file")
+        ->type_name("FILE.svg");
+}
+
+std::FILE* check_sweep_words(const sweep_words& w) {
+    if (w.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
+    if (w.fmin && w.fmax && !(*w.fmin < *w.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
+    return human_stream({{"--csv", w.csv}, {"--plot", w.plot}});
+}
+
+void sweep_board(tuber::board& b, const sweep_words& w, std::FILE* out, std::string_view note) {
+    // The band needs the board's FMIN/FMAX; a band outside them is the
+    // caller's mistake (exit 2), found only once the board has answered.
+    const double bmin = b.fmin(), bmax = b.fmax();
+    const double fmin = w.fmin.value_or(bmin), fmax = w.fmax.value_or(bmax);
+    if (fmin < bmin || fmax > bmax)
+        throw CLI::ValidationError("sweep", fmt::format("the band {}..{} Hz is outside the board's FMIN..FMAX {}..{} Hz", fmin,
+                                                        fmax, bmin, bmax));
+    if (!(fmin < fmax)) throw CLI::ValidationError("sweep", fmt::format("--fmin {} Hz must be below --fmax {} Hz", fmin, fmax));
+    const int nch = b.nchannels();
+    if (w.channel < 0 || w.channel >= nch)
+        throw CLI::ValidationError("sweep", fmt::format("--channel {} is not one of the board's channels 0..{}", w.channel, nch - 1));
+    const std::size_t points = w.points ? w.points : static_cast<std::size_t>(std::ceil((fmax - fmin) / k_default_step_hz)) + 1;
+    const double step = (fmax - fmin) / static_cast<double>(points - 1);
+    const auto serial = b.serial();
+    const auto s = alg::network_analysis(b, fmin, fmax, points, w.amplitude, w.channel, {.samples = w.samples});
+    const auto found = alg::find_resonances(s, find_for_step(step));
+
+    const auto& address = b.address();
+    fmt::print(out, "sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, serial, s.channel, s.amplitude,
+               s.samples, note);
+    fmt::print(out, "points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6, step);
+    fmt::print(out, "resonances {}\n", found.size());
+    for (std::size_t k = 0; k < found.size(); ++k)
+        fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}\n", k, found[k].frequency / 1e6, found[k].depth);
+    std::fflush(out);
+
+    if (!w.csv.empty()) {
+        write_text_file(w.csv, sweep_csv(s), "CSV");
+        fmt::print(out, "csv {}\n", w.csv);
+    }
+    if (!w.plot.empty()) {
+        plot_marks marks;
+        marks.title = fmt::format("tw sweep {} (serial {}), channel {}, amplitude {}", address, serial, s.channel, s.amplitude);
+        marks.resonances = found;
+        write_text_file(w.plot, sweep_svg(s, marks), "plot");
+        fmt::print(out, "plot {}\n", w.plot);
+    }
+    std::fflush(out);
+}
 
 void add_sweep_command(CLI::App& app) {
     auto o = std::make_shared<sweep_options>();
@@ -179,18 +181,7 @@ void add_sweep_command(CLI::App& app) {
         ->option_text("S");
     count_option(*cmd, "--channels", o->channels, "Channels (and resonators) of the simulated board", 1, tw::sim::k_max_resonators)
         ->capture_default_str();
-    real_option(*cmd, "--fmin", o->fmin, "Start of the band, Hz (default: the board's FMIN)", 1, k_max_frequency_hz)
-        ->type_name("HZ");
-    real_option(*cmd, "--fmax", o->fmax, "End of the band, Hz (default: the board's FMAX)", 1, k_max_frequency_hz)
-        ->type_name("HZ");
-    count_option(*cmd, "--points", o->points, "Points in the band (default: one per 250 Hz)", 2, k_max_points);
-    real_option(*cmd, "--amplitude", o->amplitude, "Carrier amplitude while sweeping, more than 0", 0, 1)->capture_default_str();
-    count_option(*cmd, "--channel", o->channel, "Channel to sweep", 0, k_max_channel)->capture_default_str();
-    count_option(*cmd, "--samples", o->samples, "Samples per point (0: from the amplitude)", 0, k_max_samples)
-        ->capture_default_str();
-    output_option(*cmd, "--csv", o->csv, "Write the sweep as CSV (frequency_hz,magnitude,phase_rad)");
-    output_option(*cmd, "--plot", o->plot, "Plot |S21| (dB) against frequency with the resonances to an SVG file")
-        ->type_name("FILE.svg");
+    add_sweep_words(*cmd, o->words);
     cmd->add_option("--timeout", o->timeout, "Per request to the board")->capture_default_str();
     cmd->footer("Exit status 1 if the board failed; 2 for a usage error (including a band outside FMIN..FMAX).\n");
     cmd->callback([o] { run_sweep(*o); });

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -186,13 +187,26 @@ inline std::chrono::nanoseconds timeout_option(const std::string& text) {
     return d;
 }
 
+// True if no number in `v` is infinite: Boost.JSON 1.81 reads 1e999 as
+// infinity and would send it as `Infinity`, which is not JSON.
+inline bool finite_numbers(const boost::json::value& v) {
+    if (v.is_double()) return std::isfinite(v.get_double());
+    if (const auto* a = v.if_array()) return std::all_of(a->begin(), a->end(), finite_numbers);
+    if (const auto* o = v.if_object())
+        return std::all_of(o->begin(), o->end(), [](const auto& kv) { return finite_numbers(kv.value()); });
+    return true;
+}
+
 // An argument as JSON: `3`, `4.5e6`, `true`, `null`, `"text"`, `[1,2]`,
 // `{"a":1}`; anything that is not JSON is taken as a string (`hello`).
+// A number beyond a double (1e999) is a usage error (CLI::ValidationError).
 inline boost::json::value json_argument(std::string_view text) {
     boost::system::error_code ec;
     auto v = boost::json::parse(text, ec);
-    if (!ec) return v;
-    return boost::json::string(text);
+    if (ec) return boost::json::string(text);
+    if (!finite_numbers(v))
+        throw CLI::ValidationError("ARG", "'" + std::string(text) + "' holds a number beyond the range of a double (about 1.8e308)");
+    return v;
 }
 
 // NAME=VALUE with NAME an identifier: a keyword argument.

@@ -1,0 +1,119 @@
+// The shell and the command line are one command model: the same words given
+// to `tw VERB ADDRESS ...` and to the shell's `VERB ...` (on the same board)
+// print the same result, or fail with the same message of the same kind
+// (usage error or failure). Runs tw as a separate process against a simulator
+// served by this test process.
+#include <tw/sim/simulator.hpp>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../sim/sim_test_util.hpp"
+#include "cli_test_util.hpp"
+
+using tw_test::command_result;
+using tw_test::k_usage_checked;
+using tw_test::run_tw;
+
+namespace {
+
+// What a run said, in a form both front ends share: its stdout, whether it
+// failed, whether that was a usage error, and the error's message without the
+// front end's own wording ("tw: " / "tw: call: " before it, "(see tw call
+// --help)" / "(usage: ...)" after it).
+struct outcome {
+    std::string out;
+    bool failed = false;
+    bool usage = false;
+    std::string message;
+};
+
+std::string core_message(const std::string& err, const std::string& verb) {
+    static const std::regex hint(R"( \((see tw [a-z]+ --help|usage: [^\n]*)\)\n?$)");
+    std::string m = err;
+    for (const auto& prefix : {"tw: " + verb + ": ", std::string("tw: ")})
+        if (m.rfind(prefix, 0) == 0) {
+            m = m.substr(prefix.size());
+            break;
+        }
+    m = std::regex_replace(m, hint, "");
+    while (!m.empty() && m.back() == '\n') m.pop_back();
+    return m;
+}
+
+// A sweep's resonances carry the board's noise, which moves on between two
+// sweeps of one board: their count and format are compared, not their digits.
+std::string without_noise(const std::string& out) {
+    static const std::regex resonance(R"(  [0-9]+\.[0-9]+ MHz  depth [0-9.]+)");
+    return std::regex_replace(out, resonance, "  F MHz  depth D");
+}
+
+outcome from_cli(const command_result& r, const std::string& verb) {
+    return {without_noise(r.output), r.status != 0, r.status == 2, core_message(r.error, verb)};
+}
+
+// The shell reports a failed command on its first stderr line, then "1 command failed".
+outcome from_shell(const command_result& r, const std::string& verb) {
+    outcome o{without_noise(r.output), r.status != 0, false, {}};
+    const auto first = r.error.substr(0, r.error.find('\n') + 1);
+    o.usage = first.find(" (usage: ") != std::string::npos;
+    o.message = core_message(first, verb);
+    return o;
+}
+
+class Parity : public ::testing::Test {
+protected:
+    tw_sim_test::sim_runtime rt_;
+    tw::sim::simulator sim_{{.boards = 1, .channels = 4, .scpi = 0, .modbus = 0, .seed = 5}, rt_};
+    std::string address() const { return sim_.boards()[0].address; }
+
+    // `tw VERB [--board] ADDRESS WORDS` against `tw shell --boards ADDRESS -c 'VERB WORDS'`.
+    void expect_same(const std::string& verb, const std::string& address_flag, const std::string& words) {
+        SCOPED_TRACE(verb + " " + words);
+        const auto cli = from_cli(run_tw(verb + " " + address_flag + address() + " " + words, k_usage_checked), verb);
+        std::string line = verb + " " + words;
+        const auto shell = from_shell(run_tw("shell --boards " + address() + " -c \"" + line + "\"", k_usage_checked), verb);
+        EXPECT_EQ(cli.out, shell.out);
+        EXPECT_EQ(cli.failed, shell.failed) << cli.message << " / " << shell.message;
+        EXPECT_EQ(cli.usage, shell.usage) << cli.message << " / " << shell.message;
+        EXPECT_EQ(cli.message, shell.message);
+    }
+};
+
+}  // namespace
+
+TEST_F(Parity, CallReadsAndFailsAlikeInTheShellAndOnTheCommandLine) {
+    for (const std::string words : {
+             "SERIAL",                         // a property by its name alone
+             "--property FMAX",                // and by --property
+             "Board.get_frequency 1",          // OBJECT.METHOD
+             "get_frequency 2",                // METHOD: Board's
+             "--json get_frequency 3",         // exact JSON
+             "get_frequency channel=1",        // a keyword argument
+             "set_frequency 0 nonsense",       // the board's error
+             "no_such_method",                 // not a method nor a property
+             "set_frequency 0 1e999",          // usage: beyond a double
+             "set_frequency channel=0 1",      // usage: positional after keyword
+             "--property --resolve SERIAL",    // usage: exclusive flags
+             "--property SERIAL 1",            // usage: arguments with --property
+             "'.x'",                           // usage: malformed OBJECT.NAME
+             "--bogus get_frequency 1",        // usage: unknown flag
+         })
+        expect_same("call", "", words);
+}
+
+TEST_F(Parity, SweepReadsAndFailsAlikeInTheShellAndOnTheCommandLine) {
+    for (const std::string words : {
+             "--fmin 4.5e6 --fmax 5.5e6 --points 401",
+             "--points 301 --amplitude 0.25 --channel 1",
+             "--fmin 6e6 --fmax 4e6",     // usage: band upside down
+             "--fmin 1e6",                // usage: outside the board's FMIN..FMAX (known only once it answers)
+             "--channel 9",               // usage: not one of the board's channels
+             "--points 1",                // usage: out of range
+             "--amplitude -0.5",          // usage: negative
+         })
+        expect_same("sweep", "--board ", words);
+}
