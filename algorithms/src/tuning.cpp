@@ -128,6 +128,93 @@ sweep_data network_analysis(tuber::board& board, double fmin, double fmax, std::
     return s;
 }
 
+namespace {
+
+// Full width at half depth of the power dip P = 1 − r² around its lowest point
+// k, Hz; 0 when it cannot be measured. r is |S21| over the off-resonance
+// level, here the 90th percentile of the `window` points around k rather
+// than find_resonances' running median: the median sits in the tails of the
+// neighbouring dips (0.3 % low beside a wide one), which is harmless for
+// finding a dip but moves the half-depth points of a one-point-wide one by
+// several per cent; the upper decile is off by about one noise σ. A notch
+// resonator's P is a Lorentzian in f, so 1/P is exactly a parabola whose
+// value doubles at ±linewidth/2 from its vertex: fitting that parabola
+// through the points of the dip interpolates between sweep points without
+// the bias of a straight line, which matters here because a linewidth is only
+// one to five points of a 250 Hz sweep. The points are those from the first
+// one at or below half depth on the left to the first on the right (so the
+// crossings are bracketed), weighted by P⁴ because the noise of 1/P grows as
+// 1/P².
+double dip_linewidth(const sweep_data& s, std::size_t k, std::size_t window) {
+    const std::size_t n = s.points.size();
+    if (k == 0 || k + 1 >= n || window > n) return 0;
+    const std::size_t first = k < window / 2 ? 0 : std::min(k - window / 2, n - window);
+    std::vector<double> level(window);
+    for (std::size_t i = 0; i < window; ++i) level[i] = s.points[first + i].magnitude;
+    const auto decile = level.begin() + static_cast<std::ptrdiff_t>(window * 9 / 10);
+    std::nth_element(level.begin(), decile, level.end());
+    const double base = *decile;
+    if (!(base > 0)) return 0;
+    auto power = [&](std::size_t i) {
+        const double r = s.points[i].magnitude / base;
+        return 1 - r * r;
+    };
+    const double half = 0.5 * power(k);
+    if (!(half > 0)) return 0;
+    std::size_t lo = k - 1, hi = k + 1;
+    while (power(lo) > half) {
+        if (lo == 0) return 0;  // the dip runs off the low end of the sweep
+        --lo;
+    }
+    while (power(hi) > half) {
+        if (hi + 1 == n) return 0;  // ... or off the high end
+        ++hi;
+    }
+    // Weighted least squares of 1/P = a + b·x + c·x², x in sweep steps from
+    // point k (keeps the normal equations well scaled).
+    const double f0 = s.points[k].frequency;
+    const double step = (s.points[hi].frequency - s.points[lo].frequency) / static_cast<double>(hi - lo);
+    if (!(step > 0)) return 0;
+    double m[3][4] = {};
+    std::size_t used = 0;
+    for (std::size_t i = lo; i <= hi; ++i) {
+        const double p = power(i);
+        if (!(p > 0)) continue;  // noise above the baseline: no reciprocal
+        const double x = (s.points[i].frequency - f0) / step, w = p * p * p * p;
+        const double row[3] = {1, x, x * x};
+        for (int a = 0; a < 3; ++a) {
+            for (int b = 0; b < 3; ++b) m[a][b] += w * row[a] * row[b];
+            m[a][3] += w * row[a] / p;
+        }
+        ++used;
+    }
+    if (used < 3) return 0;
+    // Gaussian elimination with partial pivoting on the 3×4 system.
+    for (int c = 0; c < 3; ++c) {
+        int piv = c;
+        for (int r2 = c + 1; r2 < 3; ++r2)
+            if (std::abs(m[r2][c]) > std::abs(m[piv][c])) piv = r2;
+        if (!(std::abs(m[piv][c]) > 0)) return 0;
+        if (piv != c)
+            for (int j = 0; j < 4; ++j) std::swap(m[c][j], m[piv][j]);
+        for (int r2 = 0; r2 < 3; ++r2) {
+            if (r2 == c) continue;
+            const double f = m[r2][c] / m[c][c];
+            for (int j = c; j < 4; ++j) m[r2][j] -= f * m[c][j];
+        }
+    }
+    const double a = m[0][3] / m[0][0], b = m[1][3] / m[1][1], c = m[2][3] / m[2][2];
+    if (!(c > 0)) return 0;  // not curving up: not a dip's shape
+    const double vertex = -b / (2 * c), lowest = a - b * b / (4 * c);
+    if (!(lowest > 0) || vertex < static_cast<double>(lo) - static_cast<double>(k) ||
+        vertex > static_cast<double>(hi) - static_cast<double>(k))
+        return 0;
+    const double width = 2 * std::sqrt(lowest / c) * step;
+    return std::isfinite(width) && width > 0 ? width : 0;
+}
+
+}  // namespace
+
 std::vector<resonance> find_resonances(const sweep_data& s, const find_options& opts) {
     const std::size_t n = s.points.size();
     std::vector<resonance> found;
@@ -191,7 +278,8 @@ std::vector<resonance> find_resonances(const sweep_data& s, const find_options& 
                 f += off * df;
             }
         }
-        found.push_back({f, 1 - rs[k], k});
+        const double width = dip_linewidth(s, k, w);
+        found.push_back({f, 1 - rs[k], k, width, width > 0 ? f / width : 0});
         i = end + 1;
     }
     return found;

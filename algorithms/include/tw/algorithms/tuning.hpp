@@ -10,7 +10,8 @@
 //                     are the samples divided by the amplitude.
 //   find_resonances   pure: dips of |S21| normalised by a running median (the
 //                     off-resonance level), above a threshold that grows with
-//                     the measured noise; sub-point frequency by a parabola.
+//                     the measured noise; sub-point frequency by a parabola;
+//                     linewidth and Q from a parabola through 1/(1 − |S21|²).
 //   tune_channel      fine local sweeps around a guess, parabola fit of |S21|²
 //                     at the minimum; returns the carrier frequency (set on
 //                     the channel) and the normalised |S21| there.
@@ -99,6 +100,14 @@ struct resonance {
     double frequency = 0;  // Hz
     double depth = 0;      // 1 − normalised |S21| at the minimum
     std::size_t index = 0;  // sweep point nearest the minimum
+    // Full width at half depth of the power dip 1 − |S21|² (normalised), Hz:
+    // the resonator's f/Q for a notch resonator, whatever its coupling (the
+    // half-depth of |S21| itself is narrower than f/Q for deep dips). 0 when
+    // it cannot be measured: fewer than three points of the dip inside the
+    // sweep (a dip at an end), or points that do not curve like a dip.
+    double linewidth = 0;
+    // frequency / linewidth; 0 exactly when linewidth is 0 (never NaN or inf).
+    double q = 0;
 };
 
 struct find_options {
