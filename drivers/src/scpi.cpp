@@ -9,6 +9,8 @@
 
 #include <tw/drivers/checked.hpp>
 
+#include "text.hpp"
+
 #include <tw/deadline.hpp>
 #include <tw/duration.hpp>
 
@@ -16,11 +18,7 @@ namespace tw::scpi {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-    return s;
-}
+using tw::detail::trim;
 
 bool is_text(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) {

@@ -3,6 +3,8 @@
 
 #include <tw/drivers/checked.hpp>
 
+#include "text.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/core.h>
@@ -12,11 +14,7 @@ namespace tw::tuber {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
+using tw::detail::trim;
 
 // Splits at top-level commas (not inside brackets or quotes).
 std::vector<std::string_view> split_top_level(std::string_view s) {

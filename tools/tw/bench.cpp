@@ -53,6 +53,7 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
 #include <boost/fiber/pooled_fixedsize_stack.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -607,7 +608,7 @@ double run_child(const figure_def& f, const char* side, bool quick) {
     try {
         return std::stod(out);
     } catch (...) {
-        throw std::runtime_error(fmt::format("bench: the child measuring {} ({}) printed '{}'", f.name, side, trim(out)));
+        throw std::runtime_error(fmt::format("bench: the child measuring {} ({}) printed '{}'", f.name, side, boost::algorithm::trim_copy(out)));
     }
 }
 

@@ -5,9 +5,6 @@
 
 namespace tw::cli {
 
-// The string without leading and trailing white space.
-std::string trim(std::string s);
-
 // "CPU model, N cores, kernel": the "machine" of every benchmark report.
 std::string machine_string();
 

@@ -62,6 +62,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -673,8 +674,8 @@ result run_impl(const std::string& impl, const std::vector<std::string>& targets
     const int rc = c->wait();
     if (rc != 0) throw std::runtime_error(fmt::format("bench fanout: the {} client failed (exit {})", impl, rc));
     boost::system::error_code ec;
-    auto v = boost::json::parse(trim(out), ec);
-    if (ec || !v.is_object()) throw std::runtime_error(fmt::format("bench fanout: the {} client printed '{}'", impl, trim(out)));
+    auto v = boost::json::parse(boost::algorithm::trim_copy(out), ec);
+    if (ec || !v.is_object()) throw std::runtime_error(fmt::format("bench fanout: the {} client printed '{}'", impl, boost::algorithm::trim_copy(out)));
     return {impl, v.as_object()};
 }
 

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/algorithm/string/trim.hpp>
+
 #include <tw/drivers/address.hpp>
 
 namespace tw::cli {
@@ -38,12 +40,7 @@ inline constexpr std::size_t k_max_boards = 65536;
 
 namespace detail {
 
-inline std::string trim(std::string_view s) {
-    const auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string_view::npos) return {};
-    const auto e = s.find_last_not_of(" \t\r\n");
-    return std::string(s.substr(b, e - b + 1));
-}
+inline std::string trim(std::string_view s) { return std::string(boost::algorithm::trim_copy(s)); }
 
 // ADDRESS or RANGE -> addresses. The address is checked by the drivers'
 // parser (tw::parse_address), the one definition of HOST:PORT; a range only

@@ -12,6 +12,8 @@
 
 #include <tw/deadline.hpp>
 #include <tw/errors.hpp>
+#include <boost/algorithm/string/trim.hpp>
+
 #include <tw/sim/physics.hpp>
 #include <tw/yield.hpp>
 
@@ -24,11 +26,7 @@ namespace {
 constexpr std::size_t k_error_queue = 16;
 constexpr std::array<double, 6> k_fixed_stages = {50.0, 4.0, 1.0, 0.8, 0.1, 300.0};  // sensors 3..8
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
+using boost::algorithm::trim_copy;
 
 std::string upper(std::string_view s) {
     std::string u(s);
@@ -50,7 +48,7 @@ constexpr scpi_error k_data_type{-104, "Data type error"};
 constexpr scpi_error k_out_of_range{-222, "Data out of range"};
 
 double number(std::string_view s) {
-    s = trim(s);
+    s = trim_copy(s);
     if (!s.empty() && s.front() == '+') s.remove_prefix(1);
     double v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -67,11 +65,11 @@ int integer(std::string_view s, int lo, int hi) {
 
 std::vector<std::string_view> split_args(std::string_view args) {
     std::vector<std::string_view> out;
-    args = trim(args);
+    args = trim_copy(args);
     if (args.empty()) return out;
     for (;;) {
         auto comma = args.find(',');
-        out.push_back(trim(args.substr(0, comma)));
+        out.push_back(trim_copy(args.substr(0, comma)));
         if (comma == std::string_view::npos) break;
         args = args.substr(comma + 1);
     }
@@ -130,7 +128,7 @@ double temperature_controller::noisy(double kelvin) {
 }
 
 std::optional<std::string> temperature_controller::command(std::string_view cmd, bool& failed) {
-    cmd = trim(cmd);
+    cmd = trim_copy(cmd);
     if (cmd.empty()) return std::nullopt;
     auto sp = std::find_if(cmd.begin(), cmd.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
     const std::string header = upper(std::string_view(cmd.begin(), sp));
