@@ -35,6 +35,33 @@ namespace {
 
 bool one_error_line(const command_result& r) { return r.output.rfind("tw: ", 0) == 0 && count_of(r.output, "\n") == 1; }
 
+// Reports made by the test, complete as tw tune writes them (schema 1,
+// docs/report.schema.json: tw refuses a report missing any required field).
+json::object report_channel(int channel, double frequency, double amplitude) {
+    return {{"channel", channel}, {"frequency", frequency}, {"amplitude", amplitude}, {"s21", 1.0}, {"verified", false}};
+}
+
+json::object report_board(const std::string& address, const std::string& name, const std::string& serial,
+                          const std::string& status, const json::array& channels) {
+    return {{"address", address},        {"name", name},           {"serial", serial},
+            {"status", status},          {"error", ""},            {"resonators_found", channels.size()},
+            {"channels_tuned", channels.size()}, {"channels_verified", 0}, {"elapsed_s", 0.5},
+            {"channels", channels}};
+}
+
+json::object report_of(const json::array& boards) {
+    return {{"schema", 1},
+            {"tool", "tw test"},
+            {"command", "tw tune (made by apply_cli_test)"},
+            {"seed", nullptr},
+            {"started", "2026-01-01T00:00:00Z"},
+            {"elapsed_s", 1.0},
+            {"boards", boards},
+            {"summary", json::object{{"boards", boards.size()}, {"ok", 0}, {"failed", 0}, {"timeout", 0},
+                                     {"cancelled", 0}, {"resonators_found", 0}, {"channels_tuned", 0},
+                                     {"channels_verified", 0}, {"interrupted", false}}}};
+}
+
 struct channel_state {
     double frequency = 0, amplitude = 0;
 };
@@ -109,18 +136,14 @@ TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
     for (std::size_t i = 0; i < 2; ++i) reset(i);
     json::array chans;
     for (int k = 0; k < 3; ++k)
-        chans.push_back(json::object{{"channel", k}, {"frequency", 4.5e6 + 1000.0 * k}, {"amplitude", 0.25}});
+        chans.push_back(report_channel(k, 4.5e6 + 1000.0 * k, 0.25));
     json::array boards;
-    boards.push_back(json::object{{"address", address(0)}, {"name", "good"}, {"serial", sim_.boards()[0].serial},
-                                  {"status", "ok"}, {"channels", chans}});
-    boards.push_back(json::object{{"address", address(1)}, {"name", "swapped"}, {"serial", "NOT-THIS-BOARD"},
-                                  {"status", "ok"}, {"channels", chans}});
-    boards.push_back(json::object{{"address", address(2)}, {"name", "down"}, {"serial", ""}, {"status", "ok"},
-                                  {"channels", chans}});
-    boards.push_back(json::object{{"address", address(1)}, {"name", "failed-before"}, {"serial", ""},
-                                  {"status", "failed"}, {"channels", json::array{}}});
+    boards.push_back(report_board(address(0), "good", sim_.boards()[0].serial, "ok", chans));
+    boards.push_back(report_board(address(1), "swapped", "NOT-THIS-BOARD", "ok", chans));
+    boards.push_back(report_board(address(2), "down", "", "ok", chans));
+    boards.push_back(report_board(address(1), "failed-before", "", "failed", json::array{}));
     const auto report = temp_path("apply", "mixed.json");
-    write_file(report, json::serialize(json::object{{"schema", 1}, {"seed", nullptr}, {"boards", boards}}));
+    write_file(report, json::serialize(report_of(boards)));
 
     auto r = run_tw("apply --timeout 2s " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;
@@ -158,12 +181,8 @@ TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
 
 TEST_F(ApplyCli, ABoardRejectingAChannelFailsNamingIt) {
     const auto report = temp_path("apply", "badchannel.json");
-    json::array chans{json::object{{"channel", 0}, {"frequency", 4.6e6}, {"amplitude", 0.5}},
-                      json::object{{"channel", 99}, {"frequency", 4.6e6}, {"amplitude", 0.5}}};
-    write_file(report, json::serialize(json::object{
-                           {"schema", 1},
-                           {"boards", json::array{json::object{
-                                          {"address", address(0)}, {"name", ""}, {"status", "ok"}, {"channels", chans}}}}}));
+    json::array chans{report_channel(0, 4.6e6, 0.5), report_channel(99, 4.6e6, 0.5)};
+    write_file(report, json::serialize(report_of(json::array{report_board(address(0), "", "", "ok", chans)})));
     auto r = run_tw("apply " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_NE(r.output.find("apply: " + address(0) + " failed: channel 99: set_frequency: "), std::string::npos) << r.output;
@@ -172,21 +191,33 @@ TEST_F(ApplyCli, ABoardRejectingAChannelFailsNamingIt) {
 
 TEST(ApplyCliReports, MalformedReportsAreUsageErrors) {
     const auto path = temp_path("apply", "malformed.json");
+    // A good report, then one rule broken at a time. (Every required field
+    // missing or mistyped: tune_cli_test, against the schema file.)
+    const auto good = report_of(json::array{report_board("127.0.0.1:1", "", "", "ok", json::array{report_channel(0, 4e6, 0.5)})});
+    auto with = [&](auto change) {
+        json::value r = good;
+        change(r.as_object());
+        return json::serialize(r);
+    };
+    auto channel0 = [](json::object& r) -> json::object& {
+        return r["boards"].as_array()[0].as_object()["channels"].as_array()[0].as_object();
+    };
     const std::vector<std::pair<std::string, std::string>> cases{
         {"{not json", "not JSON"},
         {"[1, 2]", "not a JSON object"},
-        {R"({"boards": []})", "no \"schema\""},
-        {R"({"schema": 2, "boards": []})", "schema 2 is not supported"},
-        {R"({"schema": "1", "boards": []})", "\"schema\" is not an integer"},
-        {R"({"schema": 1})", "\"boards\" is missing"},
-        {R"({"schema": 1, "boards": [{"name": "a", "status": "ok"}]})", "boards[0].address is missing"},
-        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "status": "ok"}]})", "boards[0].name is missing"},
-        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "name": "", "status": "ok", "channels": [{"channel": 0, "frequency": "fast", "amplitude": 0.5}]}]})",
-         "boards[0].channels[0].frequency is not a number"},
-        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "name": "", "status": "ok", "channels": [{"channel": 0, "frequency": 4e6, "amplitude": 2}]}]})",
-         "boards[0].channels[0].amplitude is not in [0, 1]"},
-        {R"({"schema": 1, "boards": [{"address": "127.0.0.1:1", "name": "", "status": "ok", "channels": [{"channel": 1.5, "frequency": 4e6, "amplitude": 0}]}]})",
-         "boards[0].channels[0].channel is not a channel number"},
+        {with([](json::object& r) { r.erase("schema"); }), "schema is missing: not a tw tune report"},
+        {with([](json::object& r) { r["schema"] = 2; }), "schema 2 is not supported"},
+        {with([](json::object& r) { r["schema"] = "1"; }), "schema is not an integer"},
+        {with([](json::object& r) { r.erase("boards"); }), "boards is missing"},
+        {with([](json::object& r) { r["boards"].as_array()[0].as_object()["address"] = ""; }), "boards[0].address is empty"},
+        {with([](json::object& r) { r["boards"].as_array()[0].as_object()["status"] = "fine"; }),
+         "boards[0].status is 'fine', not one of ok, failed, timeout, cancelled"},
+        {with([&](json::object& r) { channel0(r)["frequency"] = "fast"; }), "boards[0].channels[0].frequency is not a number"},
+        {with([&](json::object& r) { channel0(r)["amplitude"] = 2; }), "boards[0].channels[0].amplitude is not in [0, 1]"},
+        {with([&](json::object& r) { channel0(r)["channel"] = 1.5; }), "boards[0].channels[0].channel is not an integer"},
+        {with([&](json::object& r) { channel0(r)["channel"] = 70000; }), "boards[0].channels[0].channel is not a channel number"},
+        {with([&](json::object& r) { channel0(r)["q"] = -1; }), "boards[0].channels[0].q is negative"},
+        {with([](json::object& r) { r["summary"].as_object()["interrupted"] = 0; }), "summary.interrupted is not true or false"},
     };
     for (const auto& [text, message] : cases) {
         write_file(path, text);
@@ -293,7 +324,9 @@ TEST_F(TuneOnlyFailedCli, NothingToRerunWhenAllBoardsEndedOk) {
 TEST(TuneOnlyFailedCliUsage, UsageErrorsExitTwo) {
     const auto report = temp_path("apply", "usage.json");
     // A --sim run's report (seed set) with a failed board: its ports are gone.
-    write_file(report, R"({"schema": 1, "seed": 1, "boards": [{"address": "127.0.0.1:1", "name": "sim-0", "status": "failed"}]})");
+    auto sim_report = report_of(json::array{report_board("127.0.0.1:1", "sim-0", "", "failed", json::array{})});
+    sim_report["seed"] = 1;
+    write_file(report, json::serialize(sim_report));
     struct usage_case {
         std::string args, message;
     };
@@ -309,8 +342,10 @@ TEST(TuneOnlyFailedCliUsage, UsageErrorsExitTwo) {
         EXPECT_TRUE(one_error_line(r)) << c.args << "\n" << r.output;
         EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
     }
-    write_file(report, R"({"schema": 1, "seed": null, "boards": "none"})");
+    sim_report["boards"] = "none";
+    write_file(report, json::serialize(sim_report));
     auto r = run_tw("tune --only-failed " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("boards is not an array"), std::string::npos) << r.output;
     std::remove(report.c_str());
 }

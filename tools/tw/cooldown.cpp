@@ -23,6 +23,7 @@
 
 #include "commands.hpp"
 #include "interrupt.hpp"
+#include "tune_report.hpp"
 #include "verb_util.hpp"
 
 #include <chrono>
@@ -172,10 +173,7 @@ void run_cooldown(const cooldown_cli_options& o) {
     if (sim) sim->stop();
 
     if (o.json) {
-        json::object r;
-        r["schema"] = 1;
-        r["tool"] = "tw " TW_VERSION;
-        r["command"] = command_line();
+        auto r = report_header(1, command_line());
         r["status"] = status;
         r["error"] = error;
         r["setpoint_k"] = setpoint;

@@ -19,6 +19,7 @@
 #include "board_set.hpp"
 #include "commands.hpp"
 #include "interrupt.hpp"
+#include "tune_report.hpp"
 #include "verb_util.hpp"
 
 #include <chrono>
@@ -100,10 +101,7 @@ void run_health(const health_cli_options& o) {
     const std::size_t ok = count[alg::health_status::ok];
 
     if (o.json) {
-        json::object r;
-        r["schema"] = 1;
-        r["tool"] = "tw " TW_VERSION;
-        r["command"] = command_line();
+        auto r = report_header(1, command_line());
         r["elapsed_s"] = elapsed;
         json::array bs;
         for (std::size_t i = 0; i < boards.size(); ++i) {

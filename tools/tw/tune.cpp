@@ -22,11 +22,9 @@
 // cancelled (SIGINT/SIGTERM cancel the run; the report is still written, with
 // unfinished boards marked "cancelled").
 //
-// Report (schema 1): {"schema": 1, "tool": "tw VERSION", "command": "...",
-// "seed": S|null, "started": ISO8601, "elapsed_s": X, "boards": [{"address",
-// "name", "serial", "status", "error", "resonators_found", "channels_tuned",
-// "channels_verified", "elapsed_s", "channels": [{"channel", "frequency",
-// "amplitude", "s21", "verified"}]}], "summary": {...}}
+// Report: schema 1, docs/report.schema.json (docs/REPORTS.md), written by
+// make_tune_report (tune_report.cpp): the run, every board with every channel
+// (and the linewidth and Q of each tuned channel's resonance), a summary.
 
 #include "board_set.hpp"
 #include "commands.hpp"
@@ -40,18 +38,15 @@
 
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
-#include <tw/algorithms/to_json.hpp>
 #include <tw/algorithms/tuning.hpp>
 #include <tw/duration.hpp>
 #include <tw/errors.hpp>
@@ -77,33 +72,6 @@ struct tune_options : board_flags {
     std::string only_failed;
     bool quiet = false;
 };
-
-std::string iso8601(std::chrono::system_clock::time_point tp) {
-    const std::time_t t = std::chrono::system_clock::to_time_t(tp);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-json::object board_json(const board_entry& e, const alg::board_outcome& o) {
-    json::object b;
-    b["address"] = e.address;
-    b["name"] = e.name;
-    b["serial"] = o.result ? o.result->serial : "";
-    b["status"] = alg::to_string(o.status);
-    b["error"] = o.error;
-    b["resonators_found"] = o.result ? o.result->resonators_found : 0;
-    b["channels_tuned"] = o.result ? o.result->channels_tuned : 0;
-    b["channels_verified"] = o.result ? o.result->channels_verified : 0;
-    b["elapsed_s"] = o.elapsed_s;
-    json::array chans;
-    if (o.result)
-        for (const auto& c : o.result->channels) chans.push_back(alg::to_json(c));
-    b["channels"] = std::move(chans);
-    return b;
-}
 
 void run_tune(const tune_options& o) {
     if (!o.only_failed.empty()) {
@@ -196,67 +164,44 @@ void run_tune(const tune_options& o) {
     display.finish();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    // Unfinished boards (the run was cancelled before they started or ended).
-    for (std::size_t i = 0; i < outcomes.size(); ++i)
-        if (!outcomes[i]) {
-            alg::board_outcome c;
-            c.address = boards[i].address;
-            c.status = alg::board_status::cancelled;
-            c.error = "cancelled before it finished";
-            outcomes[i] = c;
-        }
-
-    std::size_t ok = 0, failed = 0, timed_out = 0, cancelled = 0, found = 0, tuned = 0, verified = 0, channels = 0;
-    for (const auto& out : outcomes) {
-        switch (out->status) {
-            case alg::board_status::ok: ++ok; break;
-            case alg::board_status::failed: ++failed; break;
-            case alg::board_status::timeout: ++timed_out; break;
-            case alg::board_status::cancelled: ++cancelled; break;
-        }
-        if (out->result) {
-            found += out->result->resonators_found;
-            tuned += out->result->channels_tuned;
-            verified += out->result->channels_verified;
-            channels += out->result->channels.size();
+    // Every board's outcome; unfinished boards (the run was cancelled before
+    // they started or ended) are cancelled ones.
+    std::vector<alg::board_outcome> done(boards.size());
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        if (outcomes[i]) {
+            done[i] = std::move(*outcomes[i]);
+        } else {
+            done[i].address = boards[i].address;
+            done[i].status = alg::board_status::cancelled;
+            done[i].error = "cancelled before it finished";
         }
     }
+    const auto sum = summarize(done);
+    const std::size_t ok = sum.ok;
 
     fmt::print(human, "\n{:<20}{:>10}\n", "boards", boards.size());
     fmt::print(human, "{:<20}{:>10}\n", "  ok", ok);
-    fmt::print(human, "{:<20}{:>10}\n", "  failed", failed);
-    fmt::print(human, "{:<20}{:>10}\n", "  timed out", timed_out);
-    if (cancelled) fmt::print(human, "{:<20}{:>10}\n", "  cancelled", cancelled);
-    fmt::print(human, "{:<20}{:>10}\n", "resonators found", found);
-    fmt::print(human, "{:<20}{:>10}  of {} channels ({} verified)\n", "channels tuned", tuned, channels, verified);
+    fmt::print(human, "{:<20}{:>10}\n", "  failed", sum.failed);
+    fmt::print(human, "{:<20}{:>10}\n", "  timed out", sum.timeout);
+    if (sum.cancelled) fmt::print(human, "{:<20}{:>10}\n", "  cancelled", sum.cancelled);
+    fmt::print(human, "{:<20}{:>10}\n", "resonators found", sum.resonators_found);
+    fmt::print(human, "{:<20}{:>10}  of {} channels ({} verified)\n", "channels tuned", sum.channels_tuned, sum.channels,
+               sum.channels_verified);
     fmt::print(human, "{:<20}{:>10.2f}  s\n", "elapsed", elapsed);
     std::fflush(human);
 
     if (!o.report.empty()) {
-        json::object r;
-        r["schema"] = 1;
-        r["tool"] = "tw " TW_VERSION;
-        r["command"] = command_line();
-        if (o.sim)
-            r["seed"] = o.seed.value_or(1);
-        else
-            r["seed"] = nullptr;
-        r["started"] = iso8601(started);
-        r["elapsed_s"] = elapsed;
-        json::array bs;
-        for (std::size_t i = 0; i < boards.size(); ++i) bs.push_back(board_json(boards[i], *outcomes[i]));
-        r["boards"] = std::move(bs);
-        r["summary"] = json::object{{"boards", boards.size()},   {"ok", ok},
-                                    {"failed", failed},          {"timeout", timed_out},
-                                    {"cancelled", cancelled},    {"resonators_found", found},
-                                    {"channels_tuned", tuned},   {"channels_verified", verified},
-                                    {"interrupted", interrupted}};
-        write_text_file(o.report, json::serialize(r) + "\n", "report");
+        const tune_run run{.command = command_line(),
+                           .seed = o.sim ? std::optional<std::uint64_t>(o.seed.value_or(1)) : std::nullopt,
+                           .started = started,
+                           .elapsed_s = elapsed,
+                           .interrupted = interrupted};
+        write_text_file(o.report, json::serialize(make_tune_report(boards, done, run)) + "\n", "report");
     }
 
     if (!o.plot.empty()) {
         const auto& pb = boards[plot_index];
-        const auto& out = *outcomes[plot_index];
+        const auto& out = done[plot_index];
         const std::string label = pb.name.empty() ? pb.address : pb.address + " (" + pb.name + ")";
         if (out.result) {
             plot_marks marks;
