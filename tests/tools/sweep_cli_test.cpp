@@ -2,7 +2,8 @@
 // rows whose dips sit at the ground-truth resonators, a well-formed SVG with
 // one marker per resonance, usage errors, an unreachable board), and the
 // CSV/SVG writer itself (compiled in from tools/tw/sweep_output.cpp):
-// round-trip precision, decimation that keeps a one-point dip, escaping.
+// round-trip precision, decimation that keeps a one-point dip, escaping, a
+// dB axis that ends at 0 dB, carriers drawn on the trace.
 #include "../../tools/tw/sweep_output.hpp"
 
 #include <tw/sim/physics.hpp>
@@ -230,6 +231,38 @@ std::vector<std::pair<double, double>> polyline_points(const std::string& svg) {
     return out;
 }
 
+// The y-axis tick labels, dB.
+std::vector<double> y_tick_labels(const std::string& svg) {
+    std::vector<double> out;
+    const auto start = svg.find("<g class=\"y-axis\"");
+    const auto group = svg.substr(start, svg.find("</g>", start) - start);
+    static const std::regex label(R"(>(-?[0-9]+(\.[0-9]+)?)</text>)");
+    for (std::sregex_iterator it(group.begin(), group.end(), label), end; it != end; ++it) out.push_back(std::stod((*it)[1]));
+    return out;
+}
+
+// The centres of the carrier diamonds (their path starts at the top vertex, 5 above).
+std::vector<std::pair<double, double>> carrier_centres(const std::string& svg) {
+    std::vector<std::pair<double, double>> out;
+    static const std::regex carrier(R"(class="carrier" d="M([0-9.]+),([0-9.]+) )");
+    for (std::sregex_iterator it(svg.begin(), svg.end(), carrier), end; it != end; ++it)
+        out.emplace_back(std::stod((*it)[1]), std::stod((*it)[2]) + 5);
+    return out;
+}
+
+// The polyline's y at frequency `hz` of sweep `s` drawn undecimated (one
+// vertex per sweep point): linear between the vertices of the two points
+// around it. (Not from the printed x: on a dip's flank y changes by 100 px
+// per px, so x's 0.01 px rounding would blur the comparison.)
+double polyline_y_at(const std::vector<std::pair<double, double>>& pts, const alg::sweep_data& s, double hz) {
+    for (std::size_t i = 1; i < s.points.size() && i < pts.size(); ++i)
+        if (s.points[i].frequency >= hz) {
+            const double t = (hz - s.points[i - 1].frequency) / (s.points[i].frequency - s.points[i - 1].frequency);
+            return pts[i - 1].second + t * (pts[i].second - pts[i - 1].second);
+        }
+    return NAN;
+}
+
 command_result xml_check_text(const std::string& text, const std::string& name) {
     const auto path = temp_path("sweep", name);
     tw_test::write_file(path, text);
@@ -284,6 +317,38 @@ TEST(SweepOutput, MarkersLegendAndEscapedTitle) {
     EXPECT_NE(svg.find(">4.56<"), std::string::npos);  // an x tick label, MHz
     auto x = xml_check_text(svg, "marks.svg");
     EXPECT_EQ(x.status, 0) << x.output;
+}
+
+TEST(SweepOutput, TheDbAxisEndsAtZeroAndCarriersSitOnTheTrace) {
+    // A resonator's dip (Q 1e4: 455 Hz wide, 7 points of 62.5 Hz; fewer
+    // points than two per pixel column, so none is decimated away) and one
+    // point of noise above 1 (+1.6 dB), which must not lift the axis above 0 dB.
+    auto s = flat_sweep(1601, 4.5e6, 4.6e6);
+    const std::vector<tw::sim::resonator> truth{{4.55e6, 1e4, 0.8}};
+    for (auto& p : s.points) p.magnitude = std::abs(tw::sim::s21(truth, p.frequency));
+    s.points[300].magnitude = 1.2;
+    tw::cli::plot_marks m;
+    // At the bottom of the dip, on its slope between two sweep points, and off it.
+    m.carriers = {4.55e6, 4.55e6 + 130, 4.52e6 + 25};
+    const auto svg = tw::cli::sweep_svg(s, m);
+
+    const auto labels = y_tick_labels(svg);
+    ASSERT_GE(labels.size(), 3u) << svg.substr(0, 3000);
+    EXPECT_EQ(*std::max_element(labels.begin(), labels.end()), 0.0);  // the top tick is 0 dB
+    const auto pts = polyline_points(svg);
+    ASSERT_EQ(pts.size(), s.points.size());
+    double top = 1e9;
+    for (auto [x, y] : pts) top = std::min(top, y);
+    EXPECT_EQ(top, 50.0);  // the plot's top edge (0 dB): the +1.6 dB point is drawn there, not above
+
+    const auto centres = carrier_centres(svg);
+    ASSERT_EQ(centres.size(), 3u);
+    for (std::size_t k = 0; k < centres.size(); ++k)  // on the drawn trace, to its printed 0.01 px
+        EXPECT_NEAR(centres[k].second, polyline_y_at(pts, s, m.carriers[k]), 0.02) << "carrier " << k;
+    EXPECT_GT(centres[0].second, centres[1].second + 50);  // the dip's bottom is far below its slope
+    EXPECT_NEAR(centres[2].second, 50.0, 0.5);             // off resonance: 0 dB, the top edge
+    EXPECT_NE(svg.find("<title>carrier 4.550000 MHz, -13.98 dB</title>"), std::string::npos);  // 20·log10(0.2)
+    EXPECT_EQ(xml_check_text(svg, "zero-db.svg").status, 0);
 }
 
 TEST(SweepOutput, EmptySweepIsStillAWellFormedPlot) {

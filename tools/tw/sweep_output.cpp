@@ -112,16 +112,31 @@ private:
             lo = std::min(lo, db);
             hi = std::max(hi, db);
         }
-        if (!(hi >= lo)) lo = -10, hi = 0;
-        if (hi - lo < 1) lo -= 0.5, hi += 0.5;
-        // Room below the deepest dip for its marker, above the curve for the
-        // carrier markers and the legend.
-        const double span = hi - lo;
-        lo -= 0.08 * span;
-        hi += 0.45 * span;
-        const double step = nice_step(hi - lo, 6);
-        y_ = {std::floor(lo / step) * step, std::ceil(hi / step) * step, step};
+        // The top is 0 dB: |S21| is a transmission, at most 1 off resonance;
+        // what noise or a gain above 1 puts over it is drawn at the top edge
+        // rather than shown as a gain the device does not have.
+        if (!(hi >= lo)) lo = -10;
+        lo = std::min(lo, -1.0);
+        // Room below the deepest dip for its resonance marker and the legend.
+        lo -= 0.45 * -lo;
+        const double step = nice_step(-lo, 6);
+        y_ = {std::floor(lo / step) * step, 0, step};
     }
+
+    // The trace's dB at `hz`: what the polyline draws there (linear between
+    // the two sweep points around it, clipped to the plot like the curve).
+    double trace_db(double hz) const {
+        const auto& pts = s_.points;
+        const auto it = std::lower_bound(pts.begin(), pts.end(), hz,
+                                         [](const alg::sweep_point& p, double f) { return p.frequency < f; });
+        if (it == pts.begin()) return clip_db(to_db(pts.front().magnitude));
+        if (it == pts.end()) return clip_db(to_db(pts.back().magnitude));
+        const auto& b = *it;
+        const auto& a = *(it - 1);
+        const double t = b.frequency > a.frequency ? (hz - a.frequency) / (b.frequency - a.frequency) : 0;
+        return clip_db(to_db(a.magnitude) + t * (to_db(b.magnitude) - to_db(a.magnitude)));
+    }
+    double clip_db(double db) const { return std::clamp(db, y_.lo, y_.hi); }
 
     void header() {
         fmt::format_to(out(),
@@ -211,7 +226,7 @@ private:
         for (auto i : keep) {
             const double db = to_db(pts[i].magnitude);
             if (!std::isfinite(db)) continue;
-            fmt::format_to(out(), "{}{:.2f},{:.2f}", first ? "" : " ", x_of(pts[i].frequency), y_of(db));
+            fmt::format_to(out(), "{}{:.2f},{:.2f}", first ? "" : " ", x_of(pts[i].frequency), y_of(clip_db(db)));
             first = false;
         }
         text_ += "\"/>\n";
@@ -231,12 +246,14 @@ private:
                               "\n",
                        k_resonance_colour);
         for (const auto& r : m_.resonances) {
-            const double x = x_of(r.frequency), y = y_of(resonance_db(r));
+            // Under the dip, clear of a carrier's diamond on the trace (±5).
+            const double x = x_of(r.frequency), y = y_of(clip_db(resonance_db(r)));
+            const std::string q = r.q > 0 ? fmt::format(", Q {:.0f}", r.q) : "";
             fmt::format_to(out(),
                            R"(<path class="resonance" d="M{0:.2f},{1:.2f} L{2:.2f},{3:.2f} L{4:.2f},{3:.2f} Z">)"
-                           R"(<title>resonance {5:.6f} MHz, depth {6:.3f}</title></path>)"
+                           R"(<title>resonance {5:.6f} MHz, depth {6:.3f}{7}</title></path>)"
                            "\n",
-                           x, y + 3, x - 4, y + 11, x + 4, r.frequency / 1e6, r.depth);
+                           x, y + 7, x - 4, y + 15, x + 4, r.frequency / 1e6, r.depth, q);
         }
         text_ += "</g>\n";
     }
@@ -246,14 +263,15 @@ private:
         fmt::format_to(out(), R"(<g class="carriers" fill="{}">)"
                               "\n",
                        k_carrier_colour);
-        const double y = k_top + 9;
+        // On the trace, where the carrier's tone sees the device: a carrier
+        // at the bottom of its dip shows at once, one beside it shows on the slope.
         for (double f : m_.carriers) {
-            const double x = x_of(f);
+            const double x = x_of(f), db = trace_db(f), y = y_of(db);
             fmt::format_to(out(),
                            R"(<path class="carrier" d="M{0:.2f},{1:.2f} L{2:.2f},{3:.2f} L{0:.2f},{4:.2f} L{5:.2f},{3:.2f} Z">)"
-                           R"(<title>carrier {6:.6f} MHz</title></path>)"
+                           R"(<title>carrier {6:.6f} MHz, {7:.2f} dB</title></path>)"
                            "\n",
-                           x, y - 5, x + 4, y, y + 5, x - 4, f / 1e6);
+                           x, y - 5, x + 4, y, y + 5, x - 4, f / 1e6, db);
         }
         text_ += "</g>\n";
     }
@@ -268,7 +286,8 @@ private:
             entries.push_back({"resonance", fmt::format("resonance ({})", m_.resonances.size())});
         if (!m_.carriers.empty()) entries.push_back({"carrier", fmt::format("tuned carrier ({})", m_.carriers.size())});
         const double w = 150, h = 10 + 18 * static_cast<double>(entries.size());
-        const double x0 = k_right - w - 10, y0 = k_top + 20;
+        // Bottom right: the room kept below the deepest dip (scale()).
+        const double x0 = k_right - w - 10, y0 = k_bottom - h - 10;
         fmt::format_to(out(), R"(<g class="legend">)"
                               "\n"
                               R"(<rect x="{:.1f}" y="{:.1f}" width="{}" height="{}" fill="white" fill-opacity="0.9" stroke="#999999"/>)"

@@ -6,12 +6,14 @@
 //
 //   sweep_csv   "frequency_hz,magnitude,phase_rad", then one row per point;
 //               numbers in the shortest form that reads back to the same double.
-//   sweep_svg   axes with tick labels, grid, title, legend; resonances as red
-//               triangles under the dip (class="resonance"), carriers as blue
-//               diamonds along the top edge (class="carrier"), each with a
-//               <title> tooltip giving its frequency. Sweeps with more points
-//               than the plot has pixel columns are drawn as the min and max of
-//               each column, so a one-point dip stays visible.
+//   sweep_svg   axes with tick labels, grid, title, legend; the dB axis
+//               ends at 0 dB at the top (a point above it is drawn on the top
+//               edge); resonances as red triangles under the dip
+//               (class="resonance"), carriers as blue diamonds on the trace at
+//               their frequency (class="carrier"), each with a <title>
+//               tooltip giving its frequency (and Q, or the trace's dB). Sweeps
+//               with more points than the plot has pixel columns are drawn as
+//               the min and max of each column, so a one-point dip stays visible.
 //
 // Pure functions of their arguments; safe from any thread.
 // Errors: write_text_file throws std::runtime_error naming the file.
