@@ -22,13 +22,35 @@ namespace {
 using pk = parameter_kind;
 
 // 0 means "the board's own" for the band: the board knows FMIN and FMAX.
-parameter p_fmin() { return {.name = "fmin", .kind = pk::number, .help = "sweep start, Hz (0: the board's FMIN)", .default_value = "0"}; }
-parameter p_fmax() { return {.name = "fmax", .kind = pk::number, .help = "sweep end, Hz (0: the board's FMAX)", .default_value = "0"}; }
+// Ranges: far above any readout band (the board's own FMIN..FMAX is checked
+// once it answers); channels as a board may number them (drivers' NCHANNELS
+// range); points and concurrency as tuning.hpp and tw tune allow.
+constexpr double k_max_frequency_hz = 1e12;
+constexpr double k_max_channel = 4095;
+constexpr double k_max_channel_concurrency = 4096;
+parameter p_fmin() {
+    return {.name = "fmin", .kind = pk::number, .help = "sweep start, Hz (0: the board's FMIN)", .default_value = "0",
+            .min = 0, .max = k_max_frequency_hz};
+}
+parameter p_fmax() {
+    return {.name = "fmax", .kind = pk::number, .help = "sweep end, Hz (0: the board's FMAX)", .default_value = "0",
+            .min = 0, .max = k_max_frequency_hz};
+}
 parameter p_points() {
-    return {.name = "points", .kind = pk::integer, .help = "sweep points (0: one per 250 Hz)", .default_value = "0"};
+    return {.name = "points", .kind = pk::integer, .help = "sweep points (0: one per 250 Hz)", .default_value = "0",
+            .min = 0, .max = static_cast<double>(k_max_sweep_points)};
 }
 parameter p_amplitude() {
-    return {.name = "amplitude", .kind = pk::number, .help = "carrier amplitude, (0, 1]", .default_value = "0.5"};
+    return {.name = "amplitude", .kind = pk::number, .help = "carrier amplitude", .default_value = "0.5",
+            .min = 0, .max = 1, .min_excluded = true};
+}
+parameter p_channel(const char* help, const char* default_value, bool required) {
+    return {.name = "channel", .kind = pk::integer, .help = help, .default_value = default_value, .required = required,
+            .min = 0, .max = k_max_channel};
+}
+parameter p_channel_concurrency(const char* help) {
+    return {.name = "channel_concurrency", .kind = pk::integer, .help = help, .default_value = "8", .min = 0,
+            .max = k_max_channel_concurrency};
 }
 
 std::size_t to_size(const arguments& args, std::string_view name) {
@@ -64,7 +86,7 @@ void add_builtin_algorithms(registry& r) {
     r.add({.name = "network_analysis",
            .help = "Sweep one channel over a band; |S21| and phase per point",
            .parameters = {p_fmin(), p_fmax(), p_points(), p_amplitude(),
-                          {.name = "channel", .kind = pk::integer, .help = "channel to sweep", .default_value = "0"}},
+                          p_channel("channel to sweep", "0", false)},
            .runs_on = target::each_board,
            .run = [](run_context& ctx, const arguments& args) -> json::value {
                tuber::board b(ctx.board(), ctx.tuber);
@@ -88,8 +110,9 @@ void add_builtin_algorithms(registry& r) {
 
     r.add({.name = "tune_channel",
            .help = "Move one channel's carrier to the resonance minimum near a guess",
-           .parameters = {{.name = "channel", .kind = pk::integer, .help = "channel", .required = true},
-                          {.name = "guess", .kind = pk::number, .help = "resonance frequency guess, Hz", .required = true},
+           .parameters = {p_channel("channel", "", true),
+                          {.name = "guess", .kind = pk::number, .help = "resonance frequency guess, Hz", .required = true,
+                           .min = 0, .max = k_max_frequency_hz},
                           p_amplitude()},
            .runs_on = target::each_board,
            .run = [](run_context& ctx, const arguments& args) -> json::value {
@@ -102,8 +125,7 @@ void add_builtin_algorithms(registry& r) {
     r.add({.name = "tune_board",
            .help = "Sweep, find resonances, assign and tune every channel, verify",
            .parameters = {p_amplitude(),
-                          {.name = "channel_concurrency", .kind = pk::integer, .help = "channels tuned at once",
-                           .default_value = "8"}},
+                          p_channel_concurrency("channels tuned at once (0: all)")},
            .runs_on = target::each_board,
            .run = [](run_context& ctx, const arguments& args) -> json::value {
                tuber::board b(ctx.board(), ctx.tuber);
@@ -113,8 +135,7 @@ void add_builtin_algorithms(registry& r) {
     r.add({.name = "tune_array",
            .help = "Tune every board at once (concurrency, deadline); one outcome per board",
            .parameters = {p_amplitude(),
-                          {.name = "channel_concurrency", .kind = pk::integer, .help = "channels tuned at once per board",
-                           .default_value = "8"},
+                          p_channel_concurrency("channels tuned at once per board (0: all)"),
                           {.name = "deadline", .kind = pk::duration, .help = "for the whole array (e.g. 5m)"}},
            .runs_on = target::all_boards,
            .run = [](run_context& ctx, const arguments& args) -> json::value {
@@ -144,7 +165,8 @@ void add_builtin_algorithms(registry& r) {
     r.add({.name = "health_check",
            .help = "Serial, firmware, temperature and reachability of every board",
            .parameters = {{.name = "timeout", .kind = pk::duration, .help = "per board", .default_value = "5s"},
-                          {.name = "max_temperature", .kind = pk::number, .help = "°C above which a board is warm"}},
+                          {.name = "max_temperature", .kind = pk::number, .help = "°C above which a board is warm",
+                           .min = -273.15, .max = 1000}},
            .runs_on = target::all_boards,
            .run = [](run_context& ctx, const arguments& args) -> json::value {
                health_options o;
@@ -171,11 +193,12 @@ void add_builtin_algorithms(registry& r) {
            .help = "Start the compressor, set the setpoint, wait until the temperature is stable",
            .parameters = {{.name = "controller", .kind = pk::text, .help = "temperature controller HOST:PORT", .required = true},
                           {.name = "compressor", .kind = pk::text, .help = "compressor HOST:PORT", .required = true},
-                          {.name = "setpoint", .kind = pk::number, .help = "kelvin", .required = true},
+                          {.name = "setpoint", .kind = pk::number, .help = "kelvin", .required = true, .min = 0, .max = 1500},
                           {.name = "deadline", .kind = pk::duration, .help = "for the whole cool-down", .default_value = "30m"},
-                          {.name = "tolerance", .kind = pk::number, .help = "K either side of the setpoint", .default_value = "0.05"},
+                          {.name = "tolerance", .kind = pk::number, .help = "K either side of the setpoint", .default_value = "0.05",
+                           .min = 0, .max = 100, .min_excluded = true},
                           {.name = "hold", .kind = pk::duration, .help = "time within the tolerance", .default_value = "30s"},
-                          {.name = "ramp", .kind = pk::number, .help = "K/min (0: step)", .default_value = "0"}},
+                          {.name = "ramp", .kind = pk::number, .help = "K/min (0: step)", .default_value = "0", .min = 0, .max = 100}},
            .runs_on = target::no_boards,
            .run = [](run_context& ctx, const arguments& args) -> json::value {
                modbus::compressor comp(args.text("compressor"));

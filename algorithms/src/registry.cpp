@@ -88,8 +88,31 @@ std::string lower(std::string_view s) {
     return out;
 }
 
+bool bounded(const parameter& p) { return std::isfinite(p.min) || std::isfinite(p.max); }
+
+// "[0, 1000000]", "(0, 1]", "at most 5": the range of `p` as a reader writes it.
+std::string range_text(const parameter& p) {
+    if (!std::isfinite(p.min)) return fmt::format("at most {}", p.max);
+    if (!std::isfinite(p.max)) return fmt::format("{} {}", p.min_excluded ? "more than" : "at least", p.min);
+    return fmt::format("{}{}, {}]", p.min_excluded ? '(' : '[', p.min, p.max);
+}
+
+bool in_range(const parameter& p, double v) { return (p.min_excluded ? v > p.min : v >= p.min) && v <= p.max; }
+
+arguments::value parse_unchecked(const algorithm& a, const parameter& p, std::string_view text);
+
 // One word typed for `p` -> its value; usage_error saying what was expected.
 arguments::value parse_value(const algorithm& a, const parameter& p, std::string_view text) {
+    auto v = parse_unchecked(a, p, text);
+    const double x = std::holds_alternative<long long>(v) ? static_cast<double>(std::get<long long>(v))
+                     : std::holds_alternative<double>(v)  ? std::get<double>(v)
+                                                          : 0.0;
+    if ((p.kind == parameter_kind::integer || p.kind == parameter_kind::number) && !in_range(p, x))
+        throw usage_error(fmt::format("{}: {}={} is outside {}", a.name, p.name, text, range_text(p)));
+    return v;
+}
+
+arguments::value parse_unchecked(const algorithm& a, const parameter& p, std::string_view text) {
     auto bad = [&](const std::string& expected) -> usage_error {
         return usage_error(fmt::format("{}: {}='{}' is not {}", a.name, p.name, text, expected));
     };
@@ -271,6 +294,7 @@ std::string registry::usage(const algorithm& a) {
     s += fmt::format("  runs on {}\n", runs_on);
     for (const auto& p : a.parameters) {
         std::string dflt = p.required ? "required" : p.default_value.empty() ? "optional" : "default " + p.default_value;
+        if (bounded(p)) dflt = range_text(p) + ", " + dflt;
         s += fmt::format("  {:<28} {} ({})\n", p.name + "=" + to_string(p.kind), p.help, dflt);
     }
     return s;

@@ -75,19 +75,20 @@ TW_PLUGIN(registry) {
     using pk = alg::parameter_kind;
     registry.add({.name = "temperature_stats",
                   .help = "N temperature readings of a board: min, mean and max",
-                  .parameters = {{.name = "readings", .kind = pk::integer, .help = "readings to take", .default_value = "10"},
+                  .parameters = {{.name = "readings", .kind = pk::integer, .help = "readings to take", .default_value = "10",
+                                  .min = 1, .max = 100000},
                                  {.name = "interval", .kind = pk::duration, .help = "between readings", .default_value = "0s"}},
                   .runs_on = alg::target::each_board,
                   .run = [](alg::run_context& ctx, const alg::arguments& args) -> json::value {
                       const auto readings = args.integer("readings");
-                      if (readings < 1) throw tw::usage_error("readings must be at least 1");
                       tw::tuber::board board(ctx.board(), ctx.tuber);
                       const auto s = temperature_stats(board, static_cast<int>(readings), args.duration("interval"));
                       return json::object{{"readings", readings}, {"min", s.min}, {"mean", s.mean}, {"max", s.max}};
                   }});
     registry.add({.name = "retune_drift",
                   .help = "Retune a board and report how far each carrier moved",
-                  .parameters = {{.name = "amplitude", .kind = pk::number, .help = "carrier amplitude", .default_value = "0.5"}},
+                  .parameters = {{.name = "amplitude", .kind = pk::number, .help = "carrier amplitude", .default_value = "0.5",
+                                  .min = 0, .max = 1, .min_excluded = true}},
                   .runs_on = alg::target::each_board,
                   .run = [](alg::run_context& ctx, const alg::arguments& args) -> json::value {
                       tw::tuber::board board(ctx.board(), ctx.tuber);

@@ -93,6 +93,39 @@ TEST(AlgorithmRegistry, BadArgumentsAreUsageErrorsThatSayWhy) {
     EXPECT_NE(message({"1", "2", "x", "on", "1s", "extra"}).find("too many arguments"), std::string::npos);
 }
 
+TEST(AlgorithmRegistry, ValuesOutsideAParametersRangeAreUsageErrorsThatShowIt) {
+    alg::algorithm a{.name = "ranged",
+                     .help = "ranges",
+                     .parameters = {{.name = "points", .kind = pk::integer, .help = "n", .default_value = "0", .min = 0, .max = 1000},
+                                    {.name = "amplitude", .kind = pk::number, .help = "a", .default_value = "0.5", .min = 0,
+                                     .max = 1, .min_excluded = true}},
+                     .runs_on = alg::target::no_boards,
+                     .run = [](alg::run_context&, const alg::arguments&) -> json::value { return nullptr; }};
+    auto message = [&](std::vector<std::string> words) -> std::string {
+        try {
+            alg::registry::parse(a, words);
+        } catch (const tw::usage_error& e) {
+            return e.what();
+        }
+        return "(accepted)";
+    };
+    EXPECT_EQ(message({"points=-5"}), "ranged: points=-5 is outside [0, 1000]");
+    EXPECT_EQ(message({"points=1e15"}), "ranged: points=1e15 is outside [0, 1000]");
+    EXPECT_EQ(message({"amplitude=0"}), "ranged: amplitude=0 is outside (0, 1]");
+    EXPECT_EQ(message({"amplitude=1e300"}), "ranged: amplitude=1e300 is outside (0, 1]");
+    EXPECT_EQ(message({"points=1000", "amplitude=1"}), "(accepted)");  // both ends that are in
+    EXPECT_NE(alg::registry::usage(a).find("(0, 1], default 0.5"), std::string::npos) << alg::registry::usage(a);
+    // A default outside the range is the author's bug, said at registration.
+    alg::registry r;
+    auto bad_default = a;
+    bad_default.parameters[0].default_value = "2000";
+    EXPECT_THROW(r.add(bad_default), tw::usage_error);
+    // Every built-in sweep size is bounded: no wrap to a huge allocation.
+    const auto& tune = alg::registry::global().get("find_resonances");
+    EXPECT_THROW(alg::registry::parse(tune, {"points=-1"}), tw::usage_error);
+    EXPECT_THROW(alg::registry::parse(tune, {"amplitude=-1"}), tw::usage_error);
+}
+
 TEST(AlgorithmRegistry, RejectsMalformedAndDuplicateRegistrations) {
     alg::registry r;
     r.add(sample_algorithm());

@@ -32,7 +32,7 @@
 //       registry.add({.name = "peak_temperature",
 //                     .help = "Highest of N temperature readings of a board",
 //                     .parameters = {{.name = "readings", .kind = tw::algorithms::parameter_kind::integer,
-//                                     .help = "readings to take", .default_value = "10"}},
+//                                     .help = "readings to take", .default_value = "10", .min = 1, .max = 1000}},
 //                     .run = [](tw::algorithms::run_context& ctx, const tw::algorithms::arguments& args) {
 //                         tw::tuber::board b(ctx.board(), ctx.tuber);
 //                         double peak = -1e9;
@@ -44,6 +44,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -68,6 +69,12 @@ struct parameter {
     std::string help;
     std::string default_value;  // as typed; empty with required = false: absent unless given
     bool required = false;
+    // Integers and numbers: the values accepted, [min, max] ((min, max] with
+    // min_excluded), checked as the words are parsed, so that a value out of
+    // range is a usage error before any board is touched. Unbounded by default.
+    double min = -std::numeric_limits<double>::infinity();
+    double max = std::numeric_limits<double>::infinity();
+    bool min_excluded = false;
 };
 
 // Parsed argument values, checked against the parameters' kinds.
