@@ -83,14 +83,7 @@ void check_call_words(const call_words& w) {
     if (!w.resolve && w.target.empty()) throw CLI::ValidationError("[OBJECT.]METHOD", "missing");
     if ((w.property || w.resolve) && !w.args.empty())
         throw CLI::ValidationError("ARG", std::string("no arguments with ") + (w.property ? "--property" : "--resolve"));
-    bool keywords = false;
-    for (const auto& a : w.args) {
-        std::string_view name, value = a;
-        const bool keyword = is_keyword_argument(a, &name, &value);
-        if (!keyword && keywords) throw CLI::ValidationError("ARG", "positional argument '" + a + "' after a NAME=VALUE argument");
-        keywords = keywords || keyword;
-        (void)json_argument(value);  // a number beyond a double is a usage error
-    }
+    (void)split_arguments(w.args);
     if (!w.resolve) split_target(w.target);
 }
 
@@ -98,15 +91,7 @@ json::value perform_call(tuber::client& c, const call_words& w) {
     if (w.resolve) return resolve_target(c, w.target);
     const auto [object, name] = split_target(w.target);
     if (w.property) return c.property(object, name);
-    json::array args;
-    json::object kwargs;
-    for (const auto& a : w.args) {
-        std::string_view key, value;
-        if (is_keyword_argument(a, &key, &value))
-            kwargs[key] = json_argument(value);
-        else
-            args.push_back(json_argument(a));
-    }
+    auto [args, kwargs] = split_arguments(w.args);
     try {
         auto r = c.call_with_warnings(object, name, std::move(args), std::move(kwargs));
         for (const auto& warning : r.warnings) fmt::print(stderr, "tw: warning from {}: {}.{}: {}\n", c.address(), object, name, warning);

@@ -55,15 +55,7 @@ struct call_spec {
 
 // ARG... as typed: JSON values (positional params) or NAME=VALUE (named).
 boost::json::value params_of(const std::vector<std::string>& args) {
-    boost::json::array positional;
-    boost::json::object named;
-    for (const auto& a : args) {
-        std::string_view name, value;
-        if (is_keyword_argument(a, &name, &value))
-            named[name] = json_argument(value);
-        else
-            positional.push_back(json_argument(a));
-    }
+    auto [positional, named] = split_arguments(args);
     if (!positional.empty() && !named.empty())
         throw CLI::ValidationError("ARG", "JSON-RPC takes positional or named params, not both");
     if (!positional.empty()) return positional;

@@ -32,8 +32,11 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/core.h>
@@ -221,6 +224,27 @@ inline bool is_keyword_argument(std::string_view text, std::string_view* name, s
     *name = text.substr(0, eq);
     *value = text.substr(eq + 1);
     return true;
+}
+
+// ARG... as typed, split: JSON values (positional) first, then NAME=VALUE
+// (keyword). A positional argument after a keyword one is a usage error
+// (CLI::ValidationError), as in Python.
+struct json_arguments {
+    boost::json::array positional;
+    boost::json::object keywords;
+};
+inline json_arguments split_arguments(const std::vector<std::string>& args) {
+    json_arguments out;
+    for (const auto& a : args) {
+        std::string_view name, value;
+        if (is_keyword_argument(a, &name, &value))
+            out.keywords[name] = json_argument(value);
+        else if (!out.keywords.empty())
+            throw CLI::ValidationError("ARG", "positional argument '" + a + "' after a NAME=VALUE argument");
+        else
+            out.positional.push_back(json_argument(a));
+    }
+    return out;
 }
 
 // Every command and reply at level debug through tw's logger (--log-level debug).
