@@ -203,7 +203,10 @@ TEST(ShellCli, HealthPrintsOneRowPerBoard) {
     auto r = run_piped({"shell", "--sim", "3", "--channels", "4", "-c", "health"});
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     for (int i = 0; i < 3; ++i)
-        EXPECT_TRUE(matches(r.out, "\\n127\\.0\\.0\\.1:[0-9]+ +ok +TWB-0000" + std::to_string(i) + " ")) << r.out;
+        EXPECT_TRUE(matches(r.out, "\\n127\\.0\\.0\\.1:[0-9]+ +sim-" + std::to_string(i) + " +ok +TWB-0000" + std::to_string(i) + " "))
+            << r.out;
+    // tw health's summary line (health.hpp: one definition for both).
+    EXPECT_TRUE(matches(r.out, R"(\nhealth: 3 boards: 3 ok \([0-9.]+ s\)\n)")) << r.out;
 }
 
 TEST(ShellCli, PluginAlgorithmsAreLoadedBeforeTheFirstCommand) {

@@ -6,6 +6,8 @@
 //   tw health --sim 8 [--fault refuse@3]
 //   tw health --boards 10.0.0.1:9000+64 --concurrency 32 --timeout 2s --max-temp 70
 //
+// The flags after --boards/--sim are the shell's `health` too: see health.hpp.
+//
 // Exit 1 if any board is not ok (unreachable, failed, timeout, warm, or
 // cancelled by SIGINT/SIGTERM — the table is still printed, unfinished boards
 // marked "cancelled"); 2 for usage errors.
@@ -15,6 +17,8 @@
 // "reachable", "serial", "firmware", "temperature_c"|null, "latency_ms"|null,
 // "elapsed_s"}], "summary": {"boards", "ok", "warm", "unreachable", "failed",
 // "timeout", "cancelled", "interrupted"}}
+
+#include "health.hpp"
 
 #include "board_set.hpp"
 #include "commands.hpp"
@@ -49,11 +53,7 @@ namespace json = boost::json;
 
 struct health_cli_options : board_flags {
     std::vector<std::string> faults;
-    std::size_t concurrency = 64;
-    std::string timeout = "5s";
-    std::string deadline = "0";
-    std::optional<double> max_temp, min_temp;
-    bool json = false;
+    health_words words;
 };
 
 std::string temperature_text(const alg::board_health& h) {
@@ -64,21 +64,11 @@ std::string latency_text(const alg::board_health& h) {
 }
 
 void run_health(const health_cli_options& o) {
-    const auto timeout = timeout_option(o.timeout);
-    const auto deadline = duration_option("--deadline", o.deadline);
-
+    auto ho = health_options_of(o.words);
     // health reads no channel: 4 per simulated board keep start-up light.
     auto set = board_set::from_flags(o.boards, o.sim, std::nullopt, 4, false, o.faults);
     const auto& boards = set.boards;
     const auto addresses = set.addresses();
-
-    alg::health_options ho;
-    ho.concurrency = o.concurrency;
-    ho.board.timeout = std::chrono::duration_cast<tw::clock::duration>(timeout);
-    ho.board.limits.max = o.max_temp;
-    ho.board.limits.min = o.min_temp;
-    ho.board.tuber.timeout = timeout;
-    if (deadline.count() > 0) ho.deadline = std::chrono::duration_cast<tw::clock::duration>(deadline);
     std::vector<std::optional<alg::board_health>> results(boards.size());
     ho.on_board = [&](std::size_t i, const alg::board_health& h) { results[i] = h; };
 
@@ -86,7 +76,39 @@ void run_health(const health_cli_options& o) {
     tw::runtime rt({.threads = 1, .name = "tw-health"});
     const bool interrupted = run_interruptible(rt, [&] { alg::health_check(addresses, ho); });
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_health(boards, std::move(results), interrupted, elapsed, o.words.json);
+}
 
+}  // namespace
+
+void add_health_words(CLI::App& cmd, health_words& w) {
+    count_option(cmd, "--concurrency", w.concurrency, "Boards checked at once (0: all)", 0, k_max_concurrency)
+        ->capture_default_str();
+    cmd.add_option("--timeout", w.timeout, "Per board, connecting included (DUR: 500ms, 2s)")->capture_default_str();
+    cmd.add_option("--deadline", w.deadline, "For the whole check (DUR; 0: none); boards still running time out")
+        ->capture_default_str();
+    // From absolute zero to far above any board's limit: a typo, not a limit, beyond.
+    real_option(cmd, "--max-temp", w.max_temp, "Flag boards warmer than this many °C as warm", -273.15, 1000)->type_name("C");
+    real_option(cmd, "--min-temp", w.min_temp, "Flag boards colder than this many °C as warm (a suspect sensor)", -273.15, 1000)
+        ->type_name("C");
+    cmd.add_flag("--json", w.json, "Print a JSON report instead of the table");
+}
+
+alg::health_options health_options_of(const health_words& w) {
+    const auto timeout = timeout_option(w.timeout);
+    const auto deadline = duration_option("--deadline", w.deadline);
+    alg::health_options ho;
+    ho.concurrency = w.concurrency;
+    ho.board.timeout = std::chrono::duration_cast<tw::clock::duration>(timeout);
+    ho.board.limits.max = w.max_temp;
+    ho.board.limits.min = w.min_temp;
+    ho.board.tuber.timeout = timeout;
+    if (deadline.count() > 0) ho.deadline = std::chrono::duration_cast<tw::clock::duration>(deadline);
+    return ho;
+}
+
+void print_health(const std::vector<board_entry>& boards, std::vector<std::optional<alg::board_health>> results,
+                  bool interrupted, double elapsed, bool as_json) {
     std::map<alg::health_status, std::size_t> count;
     for (std::size_t i = 0; i < results.size(); ++i) {
         if (!results[i]) {  // the run was cancelled before this board ended
@@ -100,7 +122,7 @@ void run_health(const health_cli_options& o) {
     }
     const std::size_t ok = count[alg::health_status::ok];
 
-    if (o.json) {
+    if (as_json) {
         auto r = report_header(1, command_line());
         r["elapsed_s"] = elapsed;
         json::array bs;
@@ -161,24 +183,13 @@ void run_health(const health_cli_options& o) {
         throw std::runtime_error(fmt::format("health: {} of {} boards not ok", boards.size() - ok, boards.size()));
 }
 
-}  // namespace
-
 void add_health_command(CLI::App& app) {
     auto o = std::make_shared<health_cli_options>();
     auto* cmd = app.add_subcommand("health", "Check boards: reachable, serial, firmware, temperature, latency");
     add_board_flags(*cmd, *o, "and check them", /*seed_and_channels=*/false);
     cmd->add_option("--fault", o->faults, "Fault of the simulated boards (--sim; repeatable), e.g. refuse@1, stall@2")
         ->option_text("SPEC");
-    count_option(*cmd, "--concurrency", o->concurrency, "Boards checked at once (0: all)", 0, k_max_concurrency)
-        ->capture_default_str();
-    cmd->add_option("--timeout", o->timeout, "Per board, connecting included (DUR: 500ms, 2s)")->capture_default_str();
-    cmd->add_option("--deadline", o->deadline, "For the whole check (DUR; 0: none); boards still running time out")
-        ->capture_default_str();
-    // From absolute zero to far above any board's limit: a typo, not a limit, beyond.
-    real_option(*cmd, "--max-temp", o->max_temp, "Flag boards warmer than this many °C as warm", -273.15, 1000)->type_name("C");
-    real_option(*cmd, "--min-temp", o->min_temp, "Flag boards colder than this many °C as warm (a suspect sensor)", -273.15, 1000)
-        ->type_name("C");
-    cmd->add_flag("--json", o->json, "Print a JSON report instead of the table");
+    add_health_words(*cmd, o->words);
     cmd->footer("Exit status 1 if any board is not ok (unreachable, failed, timeout, warm, or cancelled by Ctrl-C).\n");
     cmd->callback([o] { run_health(*o); });
 }

@@ -2,6 +2,7 @@
 #include "shell_session.hpp"
 
 #include "call.hpp"
+#include "health.hpp"
 #include "human_json.hpp"
 
 #include "progress.hpp"
@@ -267,8 +268,8 @@ const std::vector<shell_session::command>& shell_session::commands() {
         {"sweep", "sweep [--fmin HZ] [--fmax HZ] [--points N] [--amplitude A] [--channel C] [--csv F] [--plot F]",
          "Sweep the board in use and list its resonances (as tw sweep; sweep --help)", &shell_session::cmd_sweep},
         {"tune", "tune [all]", "Tune the board in use (all: every board, with progress)", &shell_session::cmd_tune},
-        {"health", "health [ARG...]", "Run the health_check algorithm over all boards and print its table",
-         &shell_session::cmd_health},
+        {"health", "health [--timeout DUR] [--deadline DUR] [--max-temp C] [--min-temp C] [--json]",
+         "Check every board: the table (or JSON) of tw health (health --help)", &shell_session::cmd_health},
         {"run", "run NAME [ARG...]",
          "Run a registered algorithm on the board in use (or on all boards if it takes the whole list)",
          &shell_session::cmd_run},
@@ -532,19 +533,22 @@ void shell_session::tune_all() {
 }
 
 void shell_session::cmd_health(const std::vector<std::string>& args) {
-    const auto& a = alg::registry::global().get("health_check");
-    const auto parsed = alg::registry::parse(a, args);
-    alg::run_context ctx;
-    if (a.runs_on != alg::target::no_boards) {
-        current();
-        ctx.boards = addresses();
+    health_words w;
+    w.concurrency = settings_.concurrency;  // the shell's --concurrency, unless the command gives its own
+    if (!parse_words("health", args, [&](CLI::App& app) { add_health_words(app, w); })) return;
+    auto ho = health_options_of(w);
+    current();  // no boards: say how to get some
+    std::vector<std::optional<alg::board_health>> results(boards_.size());
+    ho.on_board = [&](std::size_t i, const alg::board_health& h) { results[i] = h; };
+    const auto t0 = std::chrono::steady_clock::now();
+    bool interrupted = false;
+    try {
+        alg::health_check(addresses(), ho);
+    } catch (const tw::cancelled_error&) {
+        interrupted = true;  // Ctrl-C: the table still shows what finished
     }
-    ctx.tuber = settings_.tuber;
-    ctx.concurrency = settings_.concurrency;
-    ctx.print = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-    const bool ok = print_outcomes(alg::registry::run(a, ctx, parsed), true);
-    std::fflush(stdout);
-    if (!ok) throw tw::error("some boards failed the health check run (see the table)");
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_health(boards_, std::move(results), interrupted, elapsed, w.json);
 }
 
 void shell_session::cmd_run(const std::vector<std::string>& args) {
