@@ -5,6 +5,7 @@
 // served by this test process.
 #include <tw/sim/simulator.hpp>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 #include <vector>
@@ -54,23 +55,35 @@ std::string without_noise(const std::string& out) {
     static const std::regex decimal(R"([0-9]+\.[0-9]+(E[-+]?[0-9]+)?)");
     static const std::regex command(R"("command":"[^"]*")");
     auto s = std::regex_replace(out, resonance, "  F MHz  depth D");
-    if (s.find("health: ") != std::string::npos || s.find("\"schema\"") != std::string::npos) {
+    if (s.find("health: ") != std::string::npos || s.find("\"schema\"") != std::string::npos ||
+        s.find("  ok  ") != std::string::npos || s.find("\"algorithm\"") != std::string::npos) {
         s = std::regex_replace(s, decimal, "N");
         s = std::regex_replace(s, command, "\"command\":\"C\"");
     }
     return s;
 }
 
-outcome from_cli(const command_result& r, const std::string& verb) {
-    return {without_noise(r.output), r.status != 0, r.status == 2, core_message(r.error, verb)};
+// The first line of tw's own on stderr ("tw: ..."): what went wrong. Lines
+// before it (an algorithm's usage) are the same in both front ends.
+std::string error_line(const std::string& err) {
+    for (std::size_t at = 0; at < err.size();) {
+        const auto end = std::min(err.find('\n', at), err.size());
+        if (err.compare(at, 4, "tw: ") == 0) return err.substr(at, end - at);
+        at = end + 1;
+    }
+    return {};
 }
 
-// The shell reports a failed command on its first stderr line, then "1 command failed".
+outcome from_cli(const command_result& r, const std::string& verb) {
+    return {without_noise(r.output), r.status != 0, r.status == 2, core_message(error_line(r.error), verb)};
+}
+
+// The shell reports a failed command in one line, then "1 command failed".
 outcome from_shell(const command_result& r, const std::string& verb) {
     outcome o{without_noise(r.output), r.status != 0, false, {}};
-    const auto first = r.error.substr(0, r.error.find('\n') + 1);
-    o.usage = first.find(" (usage: ") != std::string::npos;
-    o.message = core_message(first, verb);
+    const auto line = error_line(r.error);
+    o.usage = line.find(" (usage: ") != std::string::npos;
+    o.message = core_message(line, verb);
     return o;
 }
 
@@ -139,4 +152,17 @@ TEST_F(Parity, HealthPrintsTheSameTableAndReportInTheShellAndOnTheCommandLine) {
              "--max-temp 1e999",       // usage: out of range
          })
         expect_same("health", "--boards ", words);
+}
+
+TEST_F(Parity, RunPrintsTheSameOutcomesInTheShellAndOnTheCommandLine) {
+    for (const std::string words : {
+             "find_resonances points=801",
+             "find_resonances --json fmin=4.5e6 fmax=5.5e6 points=401",
+             "health_check timeout=2s",
+             "tune_channel 99 4.5e6",           // the board's error: it has no channel 99
+             "find_resonances points=-5",       // usage: out of the parameter's range
+             "find_resonances colour=red",      // usage: no such parameter
+             "no_such_algorithm",               // usage: unknown
+         })
+        expect_same("run", "--boards ", words);
 }

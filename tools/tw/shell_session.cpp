@@ -3,7 +3,7 @@
 
 #include "call.hpp"
 #include "health.hpp"
-#include "human_json.hpp"
+#include "run.hpp"
 
 #include "progress.hpp"
 #include "suggest.hpp"
@@ -23,9 +23,6 @@
 #include <optional>
 #include <system_error>
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 
 #include <tw/algorithms/registry.hpp>
@@ -39,7 +36,6 @@ namespace tw::cli {
 namespace {
 
 namespace alg = tw::algorithms;
-namespace json = boost::json;
 
 using namespace std::chrono_literals;
 
@@ -81,122 +77,6 @@ void drain(int fd) {
 void print_line(const std::string& text) {
     fmt::print("{}\n", text);
     std::fflush(stdout);
-}
-
-// ---- tables of JSON results (health, run) ------------------------------------
-
-std::string cell_text(const json::value& v) {
-    switch (v.kind()) {
-        case json::kind::string: return std::string(v.get_string());
-        case json::kind::null: return "-";
-        case json::kind::bool_: return v.get_bool() ? "yes" : "no";
-        case json::kind::double_: return fmt::format("{:.6g}", v.get_double());
-        default: return human_json(v);
-    }
-}
-
-// Rows of objects -> an aligned table; the columns are the keys in order of
-// first appearance, so rows with different keys still line up.
-void print_table(const std::vector<json::object>& rows) {
-    std::vector<std::string> columns;
-    for (const auto& r : rows)
-        for (const auto& kv : r)
-            if (std::find(columns.begin(), columns.end(), kv.key()) == columns.end()) columns.emplace_back(kv.key());
-    std::vector<std::size_t> width(columns.size());
-    std::vector<std::vector<std::string>> cells;
-    for (std::size_t c = 0; c < columns.size(); ++c) width[c] = columns[c].size();
-    for (const auto& r : rows) {
-        auto& line = cells.emplace_back();
-        for (std::size_t c = 0; c < columns.size(); ++c) {
-            const auto* v = r.if_contains(columns[c]);
-            line.push_back(v ? cell_text(*v) : "");
-            width[c] = std::max(width[c], line.back().size());
-        }
-    }
-    auto print_row = [&](const std::vector<std::string>& row) {
-        std::string out;
-        for (std::size_t c = 0; c < row.size(); ++c) {
-            if (c) out += "  ";
-            out += c + 1 == row.size() ? row[c] : fmt::format("{:<{}}", row[c], width[c]);
-        }
-        fmt::print("{}\n", out);
-    };
-    print_row(columns);
-    for (const auto& row : cells) print_row(row);
-}
-
-bool all_objects(const json::array& a) {
-    return !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& v) { return v.is_object(); });
-}
-
-// A registry result as a table where it has the shape of one: an array of
-// objects, or an object holding one (plus scalar members, printed as
-// "name: value" lines). Anything else is printed as JSON.
-void print_result_table(const json::value& result) {
-    if (result.is_array() && all_objects(result.get_array())) {
-        std::vector<json::object> rows;
-        for (const auto& v : result.get_array()) rows.push_back(v.get_object());
-        print_table(rows);
-        return;
-    }
-    if (result.is_object()) {
-        const json::array* table = nullptr;
-        for (const auto& kv : result.get_object())
-            if (kv.value().is_array() && all_objects(kv.value().get_array())) {
-                table = &kv.value().get_array();
-                break;
-            }
-        if (table) {
-            std::vector<json::object> rows;
-            for (const auto& v : *table) rows.push_back(v.get_object());
-            print_table(rows);
-            for (const auto& kv : result.get_object())
-                if (!(kv.value().is_array() && &kv.value().get_array() == table))
-                    fmt::print("{}: {}\n", std::string(kv.key()), cell_text(kv.value()));
-            return;
-        }
-    }
-    fmt::print("{}\n", human_json(result));
-}
-
-// Outcomes of registry::run: one per board (each_board) as a table with the
-// board's result members as columns, or the single result.
-bool print_outcomes(const std::vector<alg::run_outcome>& outcomes, bool as_table) {
-    bool ok = true;
-    for (const auto& o : outcomes) ok = ok && o.ok;
-    if (outcomes.size() == 1 && outcomes[0].address.empty()) {
-        if (!outcomes[0].ok) throw tw::error(outcomes[0].error);
-        if (as_table)
-            print_result_table(outcomes[0].result);
-        else
-            fmt::print("{}\n", human_json(outcomes[0].result));
-        return true;
-    }
-    if (!as_table) {
-        if (outcomes.size() == 1 && !outcomes[0].ok) throw tw::error(outcomes[0].error);
-        // One board (the one in use): its result alone; several: one line each.
-        for (const auto& o : outcomes) {
-            const auto text = o.ok ? human_json(o.result) : "error: " + o.error;
-            if (outcomes.size() == 1)
-                fmt::print("{}\n", text);
-            else
-                fmt::print("{} {}\n", o.address, text);
-        }
-        return ok;
-    }
-    std::vector<json::object> rows;
-    for (const auto& o : outcomes) {
-        json::object row{{"board", o.address}, {"status", o.ok ? "ok" : "failed"}};
-        if (o.ok && o.result.is_object())
-            for (const auto& kv : o.result.get_object()) row[kv.key()] = kv.value();
-        else if (o.ok)
-            row["result"] = o.result;
-        else
-            row["error"] = o.error;
-        rows.push_back(std::move(row));
-    }
-    print_table(rows);
-    return ok;
 }
 
 }  // namespace
@@ -270,8 +150,8 @@ const std::vector<shell_session::command>& shell_session::commands() {
         {"tune", "tune [all]", "Tune the board in use (all: every board, with progress)", &shell_session::cmd_tune},
         {"health", "health [--timeout DUR] [--deadline DUR] [--max-temp C] [--min-temp C] [--json]",
          "Check every board: the table (or JSON) of tw health (health --help)", &shell_session::cmd_health},
-        {"run", "run NAME [ARG...]",
-         "Run a registered algorithm on the board in use (or on all boards if it takes the whole list)",
+        {"run", "run NAME [ARG...] [--json]",
+         "Run a registered algorithm on the board in use (or on all boards if it takes the whole list), as tw run",
          &shell_session::cmd_run},
         {"algorithms", "algorithms", "List the registered algorithms", &shell_session::cmd_algorithms},
         {"help", "help [COMMAND|ALGORITHM]", "Describe the commands, one command, or an algorithm",
@@ -552,22 +432,23 @@ void shell_session::cmd_health(const std::vector<std::string>& args) {
 }
 
 void shell_session::cmd_run(const std::vector<std::string>& args) {
-    if (args.empty()) throw bad_arguments("expected an algorithm NAME (see algorithms)");
-    const auto& a = alg::registry::global().get(args[0]);
-    const auto parsed = alg::registry::parse(a, std::vector<std::string>(args.begin() + 1, args.end()));
+    run_words w;
+    if (!parse_words("run", args, [&](CLI::App& app) { add_run_words(app, w); })) return;
+    const auto run = parse_run_words(w);
     alg::run_context ctx;
-    if (a.runs_on == alg::target::each_board)
+    if (run.algorithm->runs_on == alg::target::each_board)
         ctx.boards = {boards_.at(current()).address};
-    else if (a.runs_on == alg::target::all_boards) {
+    else if (run.algorithm->runs_on == alg::target::all_boards) {
         current();  // no boards: say how to get some
         ctx.boards = addresses();
     }
     ctx.tuber = settings_.tuber;
     ctx.concurrency = settings_.concurrency;
-    ctx.print = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
-    const bool ok = print_outcomes(alg::registry::run(a, ctx, parsed), false);
-    std::fflush(stdout);
-    if (!ok) throw tw::error(a.name + " failed");
+    ctx.print = [](const std::string& line) {
+        fmt::print("{}\n", line);
+        std::fflush(stdout);
+    };
+    print_run(run, alg::registry::run(*run.algorithm, ctx, run.arguments), boards_, w.json);
 }
 
 void shell_session::cmd_algorithms(const std::vector<std::string>& args) {
