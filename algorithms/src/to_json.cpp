@@ -8,7 +8,9 @@ namespace tw::algorithms {
 
 namespace json = boost::json;
 
-json::value to_json(const resonance& r) { return json::object{{"frequency", r.frequency}, {"depth", r.depth}}; }
+json::value to_json(const resonance& r) {
+    return json::object{{"frequency", r.frequency}, {"depth", r.depth}, {"linewidth", r.linewidth}, {"q", r.q}};
+}
 
 json::value to_json(const channel_result& c) {
     return json::object{{"channel", c.channel},

@@ -51,10 +51,10 @@ std::string core_message(const std::string& err, const std::string& verb) {
 // JSON report's "command" is the command line as typed. Their places and
 // format are compared, not their digits.
 std::string without_noise(const std::string& out) {
-    static const std::regex resonance(R"(  [0-9]+\.[0-9]+ MHz  depth [0-9.]+)");
-    static const std::regex decimal(R"([0-9]+\.[0-9]+(E[-+]?[0-9]+)?)");
+    static const std::regex resonance(R"(  [0-9]+\.[0-9]+ MHz  depth [0-9.]+  Q [0-9]+)");
+    static const std::regex decimal(R"(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
     static const std::regex command(R"("command":"[^"]*")");
-    auto s = std::regex_replace(out, resonance, "  F MHz  depth D");
+    auto s = std::regex_replace(out, resonance, "  F MHz  depth D  Q N");
     if (s.find("health: ") != std::string::npos || s.find("\"schema\"") != std::string::npos ||
         s.find("  ok  ") != std::string::npos || s.find("\"algorithm\"") != std::string::npos) {
         s = std::regex_replace(s, decimal, "N");

@@ -135,7 +135,7 @@ TEST(ShellCli, StdinCommandsRunLineByLineWithoutPrompts) {
     // As tw sweep prints it (tools/tw/sweep.hpp: one definition for both).
     EXPECT_TRUE(matches(r.out, R"(sweep 127\.0\.0\.1:[0-9]+ serial \S+ channel 0 amplitude 0\.5 samples [0-9]+\npoints 8001 \(4\.000000 to 6\.000000 MHz)"))
         << r.out;
-    EXPECT_TRUE(matches(r.out, R"(resonances 4\n( +[0-9]+  [0-9]\.[0-9]{7} MHz  depth 0\.[0-9]+\n){4})")) << r.out;
+    EXPECT_TRUE(matches(r.out, R"(resonances 4\n( +[0-9]+  [0-9]\.[0-9]{7} MHz  depth 0\.[0-9]+  Q [0-9]+\n){4})")) << r.out;
 }
 
 TEST(ShellCli, AMistypedCommandGetsAGuess) {

@@ -57,7 +57,7 @@ std::vector<csv_row> parse_csv(const std::string& text) {
     return rows;
 }
 
-// "  3  4.5123456 MHz  depth 0.812" lines of the summary -> Hz.
+// "  3  4.5123456 MHz  depth 0.812  Q 21000" lines of the summary -> Hz.
 std::vector<double> printed_resonances(const std::string& output) {
     std::vector<double> out;
     const std::regex line(R"(\n\s+\d+\s+([0-9.]+) MHz\s+depth [0-9.]+)");
@@ -124,6 +124,15 @@ TEST_F(SweepCli, FindsTheTrueResonatorsAndWritesCsvAndSvg) {
     EXPECT_NE(r.output.find("points 8001 (4.000000 to 6.000000 MHz, step 250.0 Hz)"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("resonances 8\n"), std::string::npos) << r.output;
     expect_matches_truth(printed_resonances(r.output), board.resonators, 250);
+    // Each line's Q against the resonator's: find_resonances measures it to
+    // ~1 % at this noise (tests/algorithms); 5 % leaves room for 250 Hz steps.
+    const std::regex q_line(R"(MHz\s+depth [0-9.]+\s+Q ([0-9]+)\n)");
+    std::size_t k = 0;
+    for (auto it = std::sregex_iterator(r.output.begin(), r.output.end(), q_line); it != std::sregex_iterator(); ++it, ++k) {
+        ASSERT_LT(k, board.resonators.size());
+        EXPECT_NEAR(std::stod((*it)[1].str()), board.resonators[k].q, 0.05 * board.resonators[k].q) << k;
+    }
+    EXPECT_EQ(k, board.resonators.size()) << r.output;
 
     const auto rows = parse_csv(read_file(csv));
     ASSERT_EQ(rows.size(), 8001u);

@@ -10,7 +10,8 @@
 // The channel is left at amplitude 0 afterwards (network_analysis does that).
 //
 // Output (stdout): the board and sweep settings, the point count, then the
-// resonances found, one line each ("  3  4.5123456 MHz  depth 0.812").
+// resonances found, one line each ("  3  4.5123456 MHz  depth 0.812  Q 21000";
+// Q 0: the dip is too narrow or cut off to measure).
 // Exit 1 if the board fails (unreachable, an error reply, a timeout); 2 for a
 // usage error, including a band outside the board's FMIN..FMAX.
 //
@@ -146,7 +147,7 @@ void sweep_board(tuber::board& b, const sweep_words& w, std::FILE* out, std::str
     fmt::print(out, "points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6, step);
     fmt::print(out, "resonances {}\n", found.size());
     for (std::size_t k = 0; k < found.size(); ++k)
-        fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}\n", k, found[k].frequency / 1e6, found[k].depth);
+        fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}  Q {:.0f}\n", k, found[k].frequency / 1e6, found[k].depth, found[k].q);
     std::fflush(out);
 
     if (!w.csv.empty()) {
