@@ -86,6 +86,10 @@ TEST_F(TwVerbs, Scpi) {
     EXPECT_THAT(r.output, HasSubstr("-113"));
     r = tw_cli("scpi " + sim_.scpi_addresses()[0]);
     EXPECT_EQ(r.status, 2);
+    r = tw_cli("scpi --json " + sim_.scpi_addresses()[0] + " 'SETP 1,7.5' 'SETP? 1'");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output, "{\"address\":\"" + sim_.scpi_addresses()[0] +
+                            "\",\"replies\":[{\"command\":\"SETP? 1\",\"reply\":\"+7.5000E+00\"}]}\n");
 }
 
 TEST_F(TwVerbs, ScpiCheckDoesNotBlameAnEarlierError) {

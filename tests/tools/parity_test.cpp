@@ -48,14 +48,17 @@ std::string core_message(const std::string& err, const std::string& verb) {
 // What differs between two runs on one board, whichever front end: a sweep's
 // resonances carry the board's noise, which moves on between two sweeps; a
 // health check's temperatures, latencies and times are measured afresh; the
-// JSON report's "command" is the command line as typed. Their places and
+// JSON report's "command" is the command line as typed; a tuning run's
+// elapsed time. Their places and
 // format are compared, not their digits.
 std::string without_noise(const std::string& out) {
     static const std::regex resonance(R"(  [0-9]+\.[0-9]+ MHz  depth [0-9.]+  Q [0-9]+)");
     static const std::regex decimal(R"(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
     static const std::regex command(R"("command":"[^"]*")");
+    static const std::regex elapsed(R"(elapsed +[0-9.]+  s)");
     auto s = std::regex_replace(out, resonance, "  F MHz  depth D  Q N");
-    if (s.find("health: ") != std::string::npos || s.find("\"schema\"") != std::string::npos ||
+    if (s.find("resonators found") != std::string::npos) return std::regex_replace(s, elapsed, "elapsed T s");
+    if (s.rfind("{", 0) == 0 || s.find("health: ") != std::string::npos || s.find("\"schema\"") != std::string::npos ||
         s.find("  ok  ") != std::string::npos || s.find("\"algorithm\"") != std::string::npos) {
         s = std::regex_replace(s, decimal, "N");
         s = std::regex_replace(s, command, "\"command\":\"C\"");
@@ -132,6 +135,8 @@ TEST_F(Parity, SweepReadsAndFailsAlikeInTheShellAndOnTheCommandLine) {
     for (const std::string words : {
              "--fmin 4.5e6 --fmax 5.5e6 --points 401",
              "--points 301 --amplitude 0.25 --channel 1",
+             "--json --points 401",
+             "--json --csv -",            // usage: two outputs on stdout
              "--fmin 6e6 --fmax 4e6",     // usage: band upside down
              "--fmin 1e6",                // usage: outside the board's FMIN..FMAX (known only once it answers)
              "--channel 9",               // usage: not one of the board's channels
@@ -165,4 +170,17 @@ TEST_F(Parity, RunPrintsTheSameOutcomesInTheShellAndOnTheCommandLine) {
              "no_such_algorithm",               // usage: unknown
          })
         expect_same("run", "--boards ", words);
+}
+
+TEST_F(Parity, TunePrintsTheSameSummaryInTheShellAndOnTheCommandLine) {
+    for (const std::string words : {
+             "",
+             "--amplitude 0.25 --channel-concurrency 2 --quiet",
+             "--amplitude 0",                              // usage: not more than 0
+             "--deadline soon",                            // usage: bad duration
+             "--report - --plot -",                        // usage: two outputs on stdout
+             "--plot-board nowhere --plot /dev/null",      // usage: known only once the boards are listed
+             "--concurrency -3",                           // usage: negative
+         })
+        expect_same("tune", "--boards ", words);
 }

@@ -1,5 +1,6 @@
 // tw scpi: send SCPI commands to an instrument, in order, on one connection;
-// print the reply of each query, one per line.
+// print the reply of each query, one per line (or, with --json, one JSON
+// document at the end).
 //
 //   tw scpi HOST:PORT 'CMD' ['CMD'...]
 //
@@ -16,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 
 #include <tw/deadline.hpp>
@@ -31,6 +35,7 @@ struct scpi_options {
     std::string address;
     std::vector<std::string> commands;
     bool check = false;
+    bool json = false;
     std::string timeout = "5s";
 };
 
@@ -57,17 +62,23 @@ void run_scpi(const scpi_options& o) {
     tw::run([&] {
         tw::scpi::client c(o.address, {.timeout = timeout, .check_errors = o.check, .log = verb_log()});
         if (o.check) clear_error_queue(c);
+        boost::json::array replies;
         for (const auto& cmd : o.commands) {
-            if (is_query(cmd)) {
-                auto reply = c.query(cmd);
-                std::cout << reply << '\n' << std::flush;
-            } else {
+            if (!is_query(cmd)) {
                 c.write(cmd);
+                continue;
             }
+            auto reply = c.query(cmd);
+            if (o.json)
+                replies.push_back(boost::json::object{{"command", cmd}, {"reply", reply}});
+            else
+                std::cout << reply << '\n' << std::flush;
         }
         // Commands without a reply: make sure they reached the instrument
         // before the connection closes.
         if (!o.commands.empty() && !is_query(o.commands.back())) c.wait_complete();
+        if (o.json)
+            std::cout << boost::json::serialize(boost::json::object{{"address", o.address}, {"replies", std::move(replies)}}) << '\n';
     });
 }
 
@@ -79,6 +90,7 @@ void add_scpi_command(CLI::App& app) {
     cmd->add_option("address", o->address, "Instrument address HOST:PORT")->required()->check(address_check());
     cmd->add_option("commands", o->commands, "Commands, e.g. '*IDN?' 'SETP 1,4.5'")->required();
     cmd->add_flag("--check", o->check, "Empty the error queue first, then ask SYST:ERR? after every set command; an error fails the run");
+    cmd->add_flag("--json", o->json, "Print one JSON document at the end: {address, replies: [{command, reply}]}");
     cmd->add_option("--timeout", o->timeout, "Deadline of each command, e.g. 500ms, 2s")->capture_default_str();
     cmd->callback([o] { run_scpi(*o); });
 }

@@ -4,8 +4,8 @@
 #include "call.hpp"
 #include "health.hpp"
 #include "run.hpp"
+#include "tune.hpp"
 
-#include "progress.hpp"
 #include "suggest.hpp"
 #include "sweep.hpp"
 #include "verb_util.hpp"
@@ -20,13 +20,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 #include <system_error>
 
 #include <fmt/core.h>
 
 #include <tw/algorithms/registry.hpp>
-#include <tw/algorithms/tuning.hpp>
 #include <tw/deadline.hpp>
 #include <tw/errors.hpp>
 #include <tw/run.hpp>
@@ -147,7 +147,8 @@ const std::vector<shell_session::command>& shell_session::commands() {
          &shell_session::cmd_call},
         {"sweep", "sweep [--fmin HZ] [--fmax HZ] [--points N] [--amplitude A] [--channel C] [--csv F] [--plot F]",
          "Sweep the board in use and list its resonances (as tw sweep; sweep --help)", &shell_session::cmd_sweep},
-        {"tune", "tune [all]", "Tune the board in use (all: every board, with progress)", &shell_session::cmd_tune},
+        {"tune", "tune [all] [--concurrency N] [--amplitude A] [--deadline DUR] [--report F] [--plot F] [--quiet]",
+         "Tune the board in use (all: every board), as tw tune (tune --help)", &shell_session::cmd_tune},
         {"health", "health [--timeout DUR] [--deadline DUR] [--max-temp C] [--min-temp C] [--json]",
          "Check every board: the table (or JSON) of tw health (health --help)", &shell_session::cmd_health},
         {"run", "run NAME [ARG...] [--json]",
@@ -351,65 +352,24 @@ void shell_session::cmd_sweep(const std::vector<std::string>& args) {
 }
 
 void shell_session::cmd_tune(const std::vector<std::string>& args) {
-    if (args.size() == 1 && args[0] == "all") return tune_all();
-    if (!args.empty()) throw bad_arguments("expected nothing or 'all'");
+    // `tune all ...`: every board; `tune ...`: the board in use.
+    const bool all = !args.empty() && args[0] == "all";
+    tune_words w;
+    w.concurrency = settings_.concurrency;  // the shell's --concurrency, unless the command gives its own
+    w.quiet = ::isatty(STDERR_FILENO) != 1;  // a scripted shell's stderr gets no progress lines
+    const std::vector<std::string> words(args.begin() + (all ? 1 : 0), args.end());
+    if (!parse_words("tune", words, [&](CLI::App& app) { add_tune_words(app, w); })) return;
+    const auto checked = check_tune_words(w);
     const auto i = current();
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto r = alg::tune_board(board(i));
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fmt::print("tune: board {}, serial {}\n", board_label(i), r.serial);
-    fmt::print("{:<20}{:>8}\n", "resonators found", r.resonators_found);
-    fmt::print("{:<20}{:>8}  of {} channels\n", "channels tuned", r.channels_tuned, r.channels.size());
-    fmt::print("{:<20}{:>8}\n", "channels verified", r.channels_verified);
-    fmt::print("{:<20}{:>8.2f}  s\n", "elapsed", elapsed);
-    std::fflush(stdout);
-}
-
-void shell_session::tune_all() {
-    current();
-    const auto addrs = addresses();
-    // On a terminal only: a scripted shell's stderr gets no progress lines.
-    progress bar("tune all", addrs.size(), ::isatty(STDERR_FILENO) != 1);
-    std::vector<std::string> problems;
-    alg::array_options ao;
-    ao.concurrency = settings_.concurrency;
-    ao.tuber = settings_.tuber;
-    ao.progress = [&](const fan_out_progress& p) { bar.boards(p); };
-    ao.board.on_channel = [&](const std::string& address, std::size_t done, std::size_t of) {
-        bar.channels(address, done, of);
-    };
-    ao.on_board = [&](std::size_t i, const alg::board_outcome& o) {
-        bar.board_done(addrs[i]);
-        if (o.status != alg::board_status::ok)
-            problems.push_back(fmt::format("  board {} {}: {}", board_label(i), alg::to_string(o.status), o.error));
-    };
-    // Drawn before the first board is done, so a user (or a test) sees at once
-    // that the command is running and can be interrupted.
-    bar.boards({.total = addrs.size(), .in_flight = std::min(addrs.size(), ao.concurrency ? ao.concurrency : addrs.size())});
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto outcomes = alg::tune_array(addrs, ao);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    bar.finish();
-
-    std::size_t ok = 0, found = 0, tuned = 0, verified = 0, channels = 0;
-    for (const auto& o : outcomes) {
-        if (o.status == alg::board_status::ok) ++ok;
-        if (o.result) {
-            found += o.result->resonators_found;
-            tuned += o.result->channels_tuned;
-            verified += o.result->channels_verified;
-            channels += o.result->channels.size();
+    const std::vector<board_entry> boards = all ? boards_ : std::vector<board_entry>{boards_[i]};
+    tune_boards(boards, w, checked, {.label = all ? "tune all" : "tune"}, [](const std::function<void()>& work) {
+        try {
+            work();
+            return false;
+        } catch (const tw::cancelled_error&) {
+            return true;  // Ctrl-C: the summary and report still come
         }
-    }
-    fmt::print("{:<20}{:>8}\n", "boards", outcomes.size());
-    fmt::print("{:<20}{:>8}\n", "  ok", ok);
-    fmt::print("{:<20}{:>8}\n", "  not ok", outcomes.size() - ok);
-    fmt::print("{:<20}{:>8}\n", "resonators found", found);
-    fmt::print("{:<20}{:>8}  of {} channels ({} verified)\n", "channels tuned", tuned, channels, verified);
-    fmt::print("{:<20}{:>8.2f}  s\n", "elapsed", elapsed);
-    for (const auto& p : problems) fmt::print("{}\n", p);
-    std::fflush(stdout);
-    if (ok != outcomes.size()) throw tw::error(fmt::format("{} of {} boards did not end ok", outcomes.size() - ok, outcomes.size()));
+    });
 }
 
 void shell_session::cmd_health(const std::vector<std::string>& args) {

@@ -89,7 +89,6 @@ private:
     void cmd_algorithms(const std::vector<std::string>& args);
     void cmd_help(const std::vector<std::string>& args);
     void cmd_dump(const std::vector<std::string>& args);
-    void tune_all();
 
     // The board in use; tw::usage_error when the shell has no boards.
     std::size_t current() const;

@@ -33,8 +33,12 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 
+#include <tw/algorithms/to_json.hpp>
 #include <tw/algorithms/tuning.hpp>
 #include <tw/runtime.hpp>
 
@@ -115,12 +119,15 @@ void add_sweep_words(CLI::App& cmd, sweep_words& w) {
     output_option(cmd, "--csv", w.csv, "Write the sweep as CSV (frequency_hz,magnitude,phase_rad)");
     output_option(cmd, "--plot", w.plot, "Plot |S21| (dB) against frequency with the resonances to an SVG file")
         ->type_name("FILE.svg");
+    cmd.add_flag("--json", w.json,
+                 "Print one JSON document (address, serial, band, points, resonances with linewidth and q) instead of the summary");
 }
 
 std::FILE* check_sweep_words(const sweep_words& w) {
     if (w.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
     if (w.fmin && w.fmax && !(*w.fmin < *w.fmax)) throw CLI::ValidationError("--fmin", "must be below --fmax");
-    return human_stream({{"--csv", w.csv}, {"--plot", w.plot}});
+    // --json owns stdout as '-' would: the "csv FILE" / "plot FILE" lines go to stderr.
+    return human_stream({{"--json", w.json ? "-" : ""}, {"--csv", w.csv}, {"--plot", w.plot}});
 }
 
 void sweep_board(tuber::board& b, const sweep_words& w, std::FILE* out, std::string_view note) {
@@ -142,13 +149,24 @@ void sweep_board(tuber::board& b, const sweep_words& w, std::FILE* out, std::str
     const auto found = alg::find_resonances(s, find_for_step(step));
 
     const auto& address = b.address();
-    fmt::print(out, "sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, serial, s.channel, s.amplitude,
-               s.samples, note);
-    fmt::print(out, "points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6, step);
-    fmt::print(out, "resonances {}\n", found.size());
-    for (std::size_t k = 0; k < found.size(); ++k)
-        fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}  Q {:.0f}\n", k, found[k].frequency / 1e6, found[k].depth, found[k].q);
-    std::fflush(out);
+    if (w.json) {
+        boost::json::array resonances;
+        for (const auto& r : found) resonances.push_back(alg::to_json(r));
+        fmt::print("{}\n", boost::json::serialize(boost::json::object{
+                               {"address", address}, {"serial", serial}, {"channel", s.channel}, {"amplitude", s.amplitude},
+                               {"samples", s.samples}, {"points", s.points.size()}, {"fmin_hz", fmin}, {"fmax_hz", fmax},
+                               {"step_hz", step}, {"resonances", std::move(resonances)}}));
+        std::fflush(stdout);
+    } else {
+        fmt::print(out, "sweep {} serial {} channel {} amplitude {} samples {}{}\n", address, serial, s.channel, s.amplitude,
+                   s.samples, note);
+        fmt::print(out, "points {} ({:.6f} to {:.6f} MHz, step {:.1f} Hz)\n", s.points.size(), fmin / 1e6, fmax / 1e6, step);
+        fmt::print(out, "resonances {}\n", found.size());
+        for (std::size_t k = 0; k < found.size(); ++k)
+            fmt::print(out, "  {:3}  {:.7f} MHz  depth {:.3f}  Q {:.0f}\n", k, found[k].frequency / 1e6, found[k].depth,
+                       found[k].q);
+        std::fflush(out);
+    }
 
     if (!w.csv.empty()) {
         write_text_file(w.csv, sweep_csv(s), "CSV");

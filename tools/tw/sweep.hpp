@@ -7,6 +7,10 @@
 //   --points N            points in the band (default: one per 250 Hz)
 //   --amplitude A         carrier amplitude while sweeping (default 0.5)
 //   --channel C --samples N --csv FILE --plot FILE.svg
+//   --json                one JSON document instead of the summary lines:
+//                         {address, serial, channel, amplitude, samples, points,
+//                          fmin_hz, fmax_hz, step_hz, resonances: [{frequency,
+//                          depth, linewidth, q}]}
 //
 // Errors: sweep_board() throws CLI::ValidationError for a usage mistake that
 // only the board can reveal (a band outside its FMIN..FMAX, a channel it does
@@ -37,6 +41,7 @@ struct sweep_words {
     int channel = 0;
     int samples = 0;  // 0: from the amplitude
     std::string csv, plot;
+    bool json = false;  // the summary as one JSON document on stdout
 };
 
 // Declares the flags on `cmd`.

@@ -22,9 +22,14 @@
 // cancelled (SIGINT/SIGTERM cancel the run; the report is still written, with
 // unfinished boards marked "cancelled").
 //
+// The flags after --boards/--sim/--only-failed are the shell's `tune` too: see
+// tune.hpp.
+//
 // Report: schema 1, docs/report.schema.json (docs/REPORTS.md), written by
 // make_tune_report (tune_report.cpp): the run, every board with every channel
 // (and the linewidth and Q of each tuned channel's resonance), a summary.
+
+#include "tune.hpp"
 
 #include "board_set.hpp"
 #include "commands.hpp"
@@ -61,16 +66,8 @@ namespace alg = tw::algorithms;
 namespace json = boost::json;
 
 struct tune_options : board_flags {
-    std::size_t concurrency = 64;
-    std::size_t channel_concurrency = 8;
-    double amplitude = 0.5;
-    std::string deadline = "0";
-    std::string timeout = "5s";
-    std::string report;
-    std::string plot;
-    std::string plot_board;
     std::string only_failed;
-    bool quiet = false;
+    tune_words words;
 };
 
 void run_tune(const tune_options& o) {
@@ -83,10 +80,7 @@ void run_tune(const tune_options& o) {
         throw CLI::ValidationError("tune", "give exactly one of --boards SPEC, --sim N and --only-failed REPORT");
     }
     if (!o.sim && o.seed) throw CLI::ValidationError("--seed", "only with --sim");
-    if (o.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
-    std::FILE* const human = human_stream({{"--report", o.report}, {"--plot", o.plot}});
-    const auto deadline = duration_option("--deadline", o.deadline);
-    const auto timeout = timeout_option(o.timeout);
+    const auto checked = check_tune_words(o.words);
 
     // The boards: --boards, --sim (started in-process), or a report's failures.
     board_set set;
@@ -101,7 +95,8 @@ void run_tune(const tune_options& o) {
         for (const auto& b : previous.boards)
             if (b.status != "ok") boards.push_back({b.name, b.address});
         if (boards.empty()) {
-            fmt::print(human, "tune: nothing to re-run: all {} boards of '{}' ended ok\n", previous.boards.size(), o.only_failed);
+            fmt::print(checked.human, "tune: nothing to re-run: all {} boards of '{}' ended ok\n", previous.boards.size(),
+                       o.only_failed);
             return;
         }
         if (previous.simulated)
@@ -111,8 +106,50 @@ void run_tune(const tune_options& o) {
     } else {
         set = board_set::from_flags(o.boards, o.sim, o.seed, o.channels);
     }
-    const auto addresses = set.addresses();
+    tune_source source;
+    if (o.sim) {
+        source.seed = o.seed.value_or(1);
+        source.channels = o.channels;
+    }
+    tw::runtime rt({.threads = 1, .name = "tw-tune"});
+    tune_boards(boards, o.words, checked, source, [&](const std::function<void()>& work) { return run_interruptible(rt, work); });
+}
 
+}  // namespace
+
+void add_tune_words(CLI::App& cmd, tune_words& w) {
+    count_option(cmd, "--concurrency", w.concurrency, "Boards tuned at once (0: all)", 0, k_max_concurrency)
+        ->capture_default_str();
+    count_option(cmd, "--channel-concurrency", w.channel_concurrency, "Channels tuned at once on one board (0: all)", 0,
+                 k_max_concurrency)
+        ->capture_default_str();
+    real_option(cmd, "--amplitude", w.amplitude, "Sweep and carrier amplitude, more than 0", 0, 1)->capture_default_str();
+    cmd.add_option("--deadline", w.deadline, "For the whole run (DUR: 90s, 5m; 0: none); boards still running time out")
+        ->capture_default_str();
+    cmd.add_option("--timeout", w.timeout, "Per request to a board")->capture_default_str();
+    output_option(cmd, "--report", w.report, "Write a JSON report to FILE");
+    auto* plot = output_option(cmd, "--plot", w.plot, "Plot one board's sweep, resonances and tuned carriers to an SVG file")
+                     ->type_name("FILE.svg");
+    cmd.add_option("--plot-board", w.plot_board, "The board to plot: an address or name of the list (default: the first)")
+        ->option_text("ADDR")
+        ->needs(plot);
+    cmd.add_flag("--quiet,-q", w.quiet, "No progress on stderr: only boards that did not end ok, then the summary");
+}
+
+checked_tune check_tune_words(const tune_words& w) {
+    if (w.amplitude == 0) throw CLI::ValidationError("--amplitude", "must be more than 0");
+    checked_tune c;
+    c.human = human_stream({{"--report", w.report}, {"--plot", w.plot}});
+    c.deadline = duration_option("--deadline", w.deadline);
+    c.timeout = timeout_option(w.timeout);
+    return c;
+}
+
+void tune_boards(const std::vector<board_entry>& boards, const tune_words& o, const checked_tune& checked,
+                 const tune_source& source, const tune_runner& run) {
+    std::FILE* const human = checked.human;
+    std::vector<std::string> addresses;
+    for (const auto& b : boards) addresses.push_back(b.address);
     // The plotted board: the first, or the one --plot-board names (address or name).
     std::size_t plot_index = 0;
     if (!o.plot_board.empty()) {
@@ -127,15 +164,15 @@ void run_tune(const tune_options& o) {
     ao.board.amplitude = o.amplitude;
     ao.board.channel_concurrency = o.channel_concurrency;
     ao.concurrency = o.concurrency;
-    if (deadline.count() > 0) ao.deadline = std::chrono::duration_cast<tw::clock::duration>(deadline);
-    ao.tuber.timeout = timeout;
+    if (checked.deadline.count() > 0) ao.deadline = std::chrono::duration_cast<tw::clock::duration>(checked.deadline);
+    ao.tuber.timeout = checked.timeout;
 
     const auto started = std::chrono::system_clock::now();
     const auto t0 = std::chrono::steady_clock::now();
-    progress display("tune", boards.size(), o.quiet);
+    progress display(source.label, boards.size(), o.quiet);
     if (!o.quiet)
         display.line(fmt::format("tune: {} board{}{}, concurrency {}", boards.size(), boards.size() == 1 ? "" : "s",
-                                 o.sim ? fmt::format(" (simulated, seed {}, {} channels)", o.seed.value_or(1), o.channels) : "",
+                                 source.seed ? fmt::format(" (simulated, seed {}, {} channels)", *source.seed, source.channels) : "",
                                  o.concurrency ? std::to_string(o.concurrency) : "unlimited"));
     std::vector<std::optional<alg::board_outcome>> outcomes(boards.size());
     alg::sweep_data plot_sweep;
@@ -157,10 +194,9 @@ void run_tune(const tune_options& o) {
                                      alg::to_string(out.status), out.error));
     };
 
-    tw::runtime rt({.threads = 1, .name = "tw-tune"});
     // Drawn before any board is done, so a user sees at once that it runs.
     display.boards({.total = boards.size(), .in_flight = std::min(boards.size(), o.concurrency ? o.concurrency : boards.size())});
-    const bool interrupted = run_interruptible(rt, [&] { alg::tune_array(addresses, ao); });
+    const bool interrupted = run([&] { alg::tune_array(addresses, ao); });
     display.finish();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -192,7 +228,7 @@ void run_tune(const tune_options& o) {
 
     if (!o.report.empty()) {
         const tune_run run{.command = command_line(),
-                           .seed = o.sim ? std::optional<std::uint64_t>(o.seed.value_or(1)) : std::nullopt,
+                           .seed = source.seed,
                            .started = started,
                            .elapsed_s = elapsed,
                            .interrupted = interrupted};
@@ -223,7 +259,6 @@ void run_tune(const tune_options& o) {
         throw std::runtime_error(fmt::format("tune: {} of {} boards did not end ok", boards.size() - ok, boards.size()));
 }
 
-}  // namespace
 
 void add_tune_command(CLI::App& app) {
     auto o = std::make_shared<tune_options>();
@@ -232,22 +267,7 @@ void add_tune_command(CLI::App& app) {
     cmd->add_option("--only-failed", o->only_failed,
                     "Re-run the boards that did not end ok in a saved report (replaces --boards; not with --sim)")
         ->option_text("REPORT");
-    count_option(*cmd, "--concurrency", o->concurrency, "Boards tuned at once (0: all)", 0, k_max_concurrency)
-        ->capture_default_str();
-    count_option(*cmd, "--channel-concurrency", o->channel_concurrency, "Channels tuned at once on one board (0: all)", 0,
-                 k_max_concurrency)
-        ->capture_default_str();
-    real_option(*cmd, "--amplitude", o->amplitude, "Sweep and carrier amplitude, more than 0", 0, 1)->capture_default_str();
-    cmd->add_option("--deadline", o->deadline, "For the whole run (DUR: 90s, 5m; 0: none); boards still running time out")
-        ->capture_default_str();
-    cmd->add_option("--timeout", o->timeout, "Per request to a board")->capture_default_str();
-    output_option(*cmd, "--report", o->report, "Write a JSON report to FILE");
-    auto* plot = output_option(*cmd, "--plot", o->plot, "Plot one board's sweep, resonances and tuned carriers to an SVG file")
-                     ->type_name("FILE.svg");
-    cmd->add_option("--plot-board", o->plot_board, "The board to plot: an address or name of the list (default: the first)")
-        ->option_text("ADDR")
-        ->needs(plot);
-    cmd->add_flag("--quiet,-q", o->quiet, "No progress on stderr: only boards that did not end ok, then the summary");
+    add_tune_words(*cmd, o->words);
     cmd->footer("Exit status 1 if any board failed, timed out or was cancelled (Ctrl-C); the report is written anyway.\n");
     cmd->callback([o] { run_tune(*o); });
 }
