@@ -245,7 +245,7 @@ arguments registry::parse(const algorithm& a, const std::vector<std::string>& wo
 
 std::vector<run_outcome> registry::run(const algorithm& a, run_context& ctx, const arguments& args) {
     if (a.runs_on != target::no_boards && ctx.boards.empty())
-        throw usage_error(fmt::format("{} runs on boards and none were given (--boards SPEC or --sim N)", a.name));
+        throw usage_error(fmt::format("{} runs on boards and run_context::boards is empty", a.name));
 
     if (a.runs_on != target::each_board) {
         run_outcome out;
