@@ -1,0 +1,143 @@
+// Reporting of `tw bench` (report.hpp): machine line, micro and fan-out
+// tables and JSON documents.
+
+#include "report.hpp"
+
+#include <sys/utsname.h>
+
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include <boost/algorithm/string/trim.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/core.h>
+
+namespace tw::cli::bench {
+
+std::string machine_string() {
+    std::string cpu = "unknown CPU";
+    std::ifstream f("/proc/cpuinfo");
+    for (std::string line; std::getline(f, line);)
+        if (line.rfind("model name", 0) == 0) {
+            if (auto p = line.find(':'); p != std::string::npos) cpu = boost::algorithm::trim_copy(line.substr(p + 1));
+            break;
+        }
+    utsname u{};
+    ::uname(&u);
+    return fmt::format("{}, {} cores, {} {} {}", cpu, std::thread::hardware_concurrency(), u.sysname, u.release, u.machine);
+}
+
+namespace {
+
+// Micro's table cells: few digits, so that the columns line up.
+std::string micro_cell(std::optional<double> v) {
+    if (!v) return "-";
+    if (std::fabs(*v) >= 1000) return fmt::format("{:.0f}", *v);
+    if (std::fabs(*v) >= 10) return fmt::format("{:.1f}", *v);
+    return fmt::format("{:.2f}", *v);
+}
+
+// JSON has no NaN or infinity: a figure that could not be measured is null.
+boost::json::value json_number(std::optional<double> v) {
+    if (!v || !std::isfinite(*v)) return nullptr;
+    return *v;
+}
+
+// Fan-out's table cells (NaN: not measured, or no asio-callbacks to divide by).
+std::string fanout_cell(double v) {
+    if (!std::isfinite(v)) return "-";
+    if (std::fabs(v) >= 1000) return fmt::format("{:.0f}", v);
+    if (std::fabs(v) >= 100) return fmt::format("{:.1f}", v);
+    return fmt::format("{:.3g}", v);
+}
+
+const fanout_result* callbacks_result(const std::vector<fanout_result>& rs) {
+    const fanout_result* base = nullptr;
+    for (auto& r : rs)
+        if (r.impl == "asio-callbacks") base = &r;
+    return base;
+}
+
+double ratio_to(const fanout_result* base, const fanout_result& r, const char* k) {
+    if (!base) return std::nan("");
+    return r.get(k) / base->get(k);
+}
+
+}  // namespace
+
+void print_micro_table(const std::string& machine, const std::vector<micro_row>& rows, bool quick) {
+    fmt::print("machine: {}\n", machine);
+    if (quick) fmt::print("--quick: tiny counts, the numbers mean nothing and targets are not judged\n");
+    fmt::print("\n");
+    fmt::print("{:<26} {:>12} {:>12} {:>7}  {:<7} {:<16} {}\n", "figure", "tw", "baseline", "ratio", "unit", "target", "");
+    for (auto& r : rows)
+        fmt::print("{:<26} {:>12} {:>12} {:>7}  {:<7} {:<16} {}\n", r.name, micro_cell(r.value), micro_cell(r.baseline_value),
+                   r.ratio ? fmt::format("{:.2f}", *r.ratio) : "-", r.unit, r.target, quick ? "" : r.status);
+    fmt::print("\nbaselines:\n");
+    for (auto& r : rows) fmt::print("  {:<26} {}\n", r.name, r.baseline);
+}
+
+void print_micro_json(const std::string& machine, const std::vector<micro_row>& rows) {
+    boost::json::array figures;
+    for (auto& r : rows) {
+        boost::json::object f;
+        f["name"] = r.name;
+        f["value"] = json_number(r.value);
+        f["unit"] = r.unit;
+        f["baseline"] = r.baseline;
+        f["baseline_value"] = json_number(r.baseline_value);
+        f["ratio"] = json_number(r.ratio);
+        figures.push_back(std::move(f));
+    }
+    boost::json::object top;
+    top["machine"] = machine;
+    top["figures"] = std::move(figures);
+    fmt::print("{}\n", boost::json::serialize(top));
+}
+
+double fanout_result::get(const char* k) const {
+    auto* v = o.if_contains(k);
+    return v && v->is_number() ? v->to_number<double>() : std::nan("");
+}
+
+void print_fanout_json(const std::string& machine, const fanout_run& run, const std::vector<fanout_result>& rs) {
+    const auto* base = callbacks_result(rs);
+    boost::json::array arr;
+    for (auto& r : rs) {
+        auto obj = r.o;
+        obj["impl"] = r.impl;
+        if (base) obj["cpu_ratio"] = ratio_to(base, r, "cpu_us_per_rt");
+        arr.push_back(std::move(obj));
+    }
+    boost::json::object top;
+    top["machine"] = machine;
+    top["latency"] = run.latency.value_or("n/a");
+    top["results"] = std::move(arr);
+    fmt::print("{}\n", boost::json::serialize(top));
+}
+
+void print_fanout_table(const std::string& machine, const fanout_run& run, const std::vector<fanout_result>& rs) {
+    const auto* base = callbacks_result(rs);
+    fmt::print("machine: {}\n", machine);
+    fmt::print("{} connections over {} target ports, {} timed round trips each, query '{}'{}\n\n", run.connections, run.target_ports,
+               run.rounds, run.query, run.latency ? fmt::format(", simulator latency {}", *run.latency) : std::string());
+    fmt::print("{:<15} {:>9} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9}\n", "impl", "wall_s", "rt/s", "cpu_us/rt", "ratio",
+               "KiB/board", "p50_us", "p99_us", "conn_us", "first_us", "ratio", "tear_us");
+    for (auto& r : rs) {
+        const double setup = r.get("connect_us_per_board") + r.get("first_rt_us_per_board");
+        const double base_setup = base ? base->get("connect_us_per_board") + base->get("first_rt_us_per_board") : std::nan("");
+        fmt::print("{:<15} {:>9} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9}\n", r.impl, fanout_cell(r.get("wall_s")),
+                   fanout_cell(r.get("rt_per_s")), fanout_cell(r.get("cpu_us_per_rt")), fanout_cell(ratio_to(base, r, "cpu_us_per_rt")),
+                   fanout_cell(r.get("rss_kib_per_board")), fanout_cell(r.get("p50_us")), fanout_cell(r.get("p99_us")),
+                   fanout_cell(r.get("connect_us_per_board")), fanout_cell(r.get("first_rt_us_per_board")), fanout_cell(setup / base_setup),
+                   fanout_cell(r.get("teardown_us_per_board")));
+    }
+    fmt::print(
+        "\ncpu_us/rt: client user+sys CPU over the timed window / round trips; ratio: to asio-callbacks.\n"
+        "conn_us, first_us, tear_us: client CPU per board outside the timed window (connect, first round trip, teardown);\n"
+        "the second ratio is (conn+first) to asio-callbacks' (the fiber driver connects lazily, in its first query).\n");
+}
+
+}  // namespace tw::cli::bench
