@@ -85,7 +85,8 @@ outcome from_cli(const command_result& r, const std::string& verb) {
 outcome from_shell(const command_result& r, const std::string& verb) {
     outcome o{without_noise(r.output), r.status != 0, false, {}};
     const auto line = error_line(r.error);
-    o.usage = line.find(" (usage: ") != std::string::npos;
+    // A verb of its own: "(usage: ...)"; one it runs as tw would: "(see tw VERB --help)".
+    o.usage = line.find(" (usage: ") != std::string::npos || line.find(" (see tw ") != std::string::npos;
     o.message = core_message(line, verb);
     return o;
 }
@@ -183,4 +184,32 @@ TEST_F(Parity, TunePrintsTheSameSummaryInTheShellAndOnTheCommandLine) {
              "--concurrency -3",                           // usage: negative
          })
         expect_same("tune", "--boards ", words);
+}
+
+// The verbs the shell has no command of its own for run as tw runs them.
+class ParityInstruments : public Parity {
+protected:
+    tw_sim_test::sim_runtime irt_;
+    tw::sim::simulator instruments_{{.boards = 0, .scpi = 1, .modbus = 1, .seed = 5}, irt_};
+
+    void expect_same_line(const std::string& verb, const std::string& line) {
+        SCOPED_TRACE(line);
+        const auto cli = from_cli(run_tw(line, k_usage_checked), verb);
+        const auto shell = from_shell(run_tw("shell -c \"" + line + "\"", k_usage_checked), verb);
+        EXPECT_EQ(cli.out, shell.out);
+        EXPECT_EQ(cli.failed, shell.failed) << cli.message << " / " << shell.message;
+        EXPECT_EQ(cli.usage, shell.usage) << cli.message << " / " << shell.message;
+        EXPECT_EQ(cli.message, shell.message);
+    }
+};
+
+TEST_F(ParityInstruments, ScpiModbusAndRpcRunInTheShellAsOnTheCommandLine) {
+    const auto scpi = instruments_.scpi_addresses()[0], modbus = instruments_.modbus_addresses()[0];
+    expect_same_line("scpi", "scpi " + scpi + " 'SETP 1,6.5' 'SETP? 1'");
+    expect_same_line("scpi", "scpi --json " + scpi + " '*IDN?'");
+    expect_same_line("scpi", "scpi " + scpi);                       // usage: no command
+    expect_same_line("modbus", "modbus " + modbus + " read-holding 0 1");
+    expect_same_line("modbus", "modbus " + modbus + " read-input 0 -2");  // usage: negative count
+    expect_same_line("rpc", "rpc http://" + address() + "/rpc Board.get_frequency 1");
+    expect_same_line("rpc", "rpc http://" + address() + "/rpc Board.no_such_method");  // the board's error
 }

@@ -442,6 +442,14 @@ TEST(ShellPty, CtrlCCancelsTheRunningCommandAndTheShellStaysUsable) {
     ASSERT_TRUE(sh.wait_for(R"(\r\n-?[0-9]+\.[0-9]+([eE][-+]?[0-9]+)?\r\n)"));
     ASSERT_TRUE(sh.wait_for(k_prompt));
 
+    // A verb the shell runs as `tw VERB` (a child process): Ctrl-C reaches it
+    // once, it stops, and the shell stays.
+    sh.type("sim --boards 1 --scpi 0 --modbus 0\r");
+    ASSERT_TRUE(sh.wait_for(R"(tuber 127\.0\.0\.1:[0-9]+)"));
+    sh.type("\x03");
+    ASSERT_TRUE(sh.wait_for("cancelled"));
+    ASSERT_TRUE(sh.wait_for(k_prompt));
+
     sh.type("quit\r");
     EXPECT_EQ(sh.wait_exit(), 0);
     std::remove(history.c_str());

@@ -29,7 +29,7 @@ namespace tw::cli {
 // Declare one registration function per subcommand.
 void add_apply_command(CLI::App& app);   // apply.cpp: tw apply (restore a tune report)
 void add_bench_command(CLI::App& app);   // bench.cpp: tw bench micro (and fanout, below)
-void add_bench_fanout_command(CLI::App& bench);  // bench_fanout.cpp: tw bench fanout
+void add_bench_fanout_command(CLI::App& bench);  // bench.cpp (tools/bench/fanout.cpp): tw bench fanout
 void add_call_command(CLI::App& app);    // call.cpp: tw call (Tuber)
 void add_completion_command(CLI::App& app);  // completion.cpp: tw completion bash|zsh (needs every other verb added first)
 void add_cooldown_command(CLI::App& app);  // cooldown.cpp: tw cooldown (compressor + temperature controller)
@@ -42,6 +42,10 @@ void add_shell_command(CLI::App& app);   // shell.cpp: tw shell (interactive; sh
 void add_sim_command(CLI::App& app);     // sim.cpp: tw sim
 void add_sweep_command(CLI::App& app);   // sweep.cpp: tw sweep (one board, CSV/SVG)
 void add_tune_command(CLI::App& app);    // tune.cpp: tw tune
+
+// Every verb above, in one call: main.cpp's app, and the shell, which runs the
+// verbs it has no command of its own for as `tw VERB ...`.
+void add_all_commands(CLI::App& app);
 
 // The command line as typed (main.cpp records it), for reports.
 const std::string& command_line();

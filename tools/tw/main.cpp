@@ -54,6 +54,23 @@ std::string join_command_line(int argc, char** argv) {
 
 const std::string& tw::cli::command_line() { return g_command_line; }
 
+void tw::cli::add_all_commands(CLI::App& app) {
+    add_apply_command(app);
+    add_bench_command(app);
+    add_call_command(app);
+    add_cooldown_command(app);
+    add_health_command(app);
+    add_modbus_command(app);
+    add_rpc_command(app);
+    add_run_command(app);
+    add_scpi_command(app);
+    add_shell_command(app);
+    add_sim_command(app);
+    add_sweep_command(app);
+    add_tune_command(app);
+    add_completion_command(app);  // last: it lists the others
+}
+
 int main(int argc, char** argv) {
     g_command_line = join_command_line(argc, argv);
     CLI::App app{"tw — tworoutine: control readout boards and instruments with plain blocking code on fibers", "tw"};
@@ -75,20 +92,7 @@ int main(int argc, char** argv) {
     app.parse_complete_callback([&] { configure_logging(log_level, log_file); });
 
     // Subcommands, one file each (commands.hpp).
-    tw::cli::add_apply_command(app);
-    tw::cli::add_bench_command(app);
-    tw::cli::add_call_command(app);
-    tw::cli::add_cooldown_command(app);
-    tw::cli::add_health_command(app);
-    tw::cli::add_modbus_command(app);
-    tw::cli::add_rpc_command(app);
-    tw::cli::add_run_command(app);
-    tw::cli::add_scpi_command(app);
-    tw::cli::add_shell_command(app);
-    tw::cli::add_sim_command(app);
-    tw::cli::add_sweep_command(app);
-    tw::cli::add_tune_command(app);
-    tw::cli::add_completion_command(app);  // last: it lists the others
+    tw::cli::add_all_commands(app);
 
     try {
         app.parse(argc, argv);

@@ -2,6 +2,7 @@
 #include "shell_session.hpp"
 
 #include "call.hpp"
+#include "commands.hpp"
 #include "health.hpp"
 #include "run.hpp"
 #include "tune.hpp"
@@ -12,6 +13,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +35,8 @@
 #include <tw/deadline.hpp>
 #include <tw/errors.hpp>
 #include <tw/run.hpp>
+
+extern char** environ;
 
 namespace tw::cli {
 
@@ -77,6 +84,78 @@ void drain(int fd) {
 void print_line(const std::string& text) {
     fmt::print("{}\n", text);
     std::fflush(stdout);
+}
+
+// tw's verbs that the shell has no command of its own for (scpi, modbus, rpc,
+// cooldown, apply, sim, bench, completion): the shell runs them as `tw VERB
+// ARGS...`, so that they are those verbs exactly, options, output and exit
+// status included. `shell` itself is left out.
+const std::vector<std::string>& tw_verbs() {
+    static const std::vector<std::string> verbs = [] {
+        CLI::App app;
+        add_all_commands(app);
+        std::vector<std::string> out;
+        for (const auto* sub : app.get_subcommands({}))
+            if (sub->get_name() != "shell") out.push_back(sub->get_name());
+        return out;
+    }();
+    return verbs;
+}
+
+// Runs `tw WORDS...` as a child process and waits for it. Its stdin is
+// /dev/null (the shell's stdin holds the shell's own commands), and it has a
+// process group of its own, so that a Ctrl-C reaches it once, forwarded from
+// the shell when `interrupt_fd` becomes readable. Returns its exit status
+// (128 + signal if a signal ended it) and whether it was interrupted.
+std::pair<int, bool> run_child(const std::vector<std::string>& words, int interrupt_fd) {
+    std::vector<std::string> argv_text{"tw"};
+    argv_text.insert(argv_text.end(), words.begin(), words.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, interrupt;
+    sigemptyset(&none);
+    sigemptyset(&interrupt);
+    sigaddset(&interrupt, SIGINT);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &interrupt);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    pid_t pid = 0;
+    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) throw std::system_error(rc, std::generic_category(), "tw shell: cannot start tw " + words[0]);
+
+    // pidfd: the child's end is one more descriptor to poll beside the interrupts.
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    bool interrupted = false;
+    while (pidfd >= 0) {
+        pollfd fds[2] = {{pidfd, POLLIN, 0}, {interrupt_fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents & POLLIN) {
+            drain(interrupt_fd);
+            interrupted = true;
+            ::kill(pid, SIGINT);
+        }
+        if (fds[0].revents & POLLIN) break;
+    }
+    if (pidfd >= 0) ::close(pidfd);
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), interrupted};
 }
 
 }  // namespace
@@ -235,8 +314,19 @@ std::vector<std::string> shell_session::addresses() const {
 command_status shell_session::execute(const std::vector<std::string>& words) {
     if (words.empty()) return command_status::ok;
     const command* cmd = find_command(words[0]);
+    if (!cmd && std::find(tw_verbs().begin(), tw_verbs().end(), words[0]) != tw_verbs().end()) {
+        drain(interrupt_fd_);
+        const auto [status, interrupted] = run_child(words, interrupt_fd_);
+        if (interrupted) {
+            fmt::print(stderr, "cancelled\n");
+            return command_status::cancelled;
+        }
+        return status == 0 ? command_status::ok : command_status::failed;
+    }
     if (!cmd) {
-        if (const auto near = did_you_mean(words[0], command_names()))
+        auto known = command_names();
+        known.insert(known.end(), tw_verbs().begin(), tw_verbs().end());
+        if (const auto near = did_you_mean(words[0], known))
             fmt::print(stderr, "tw: unknown command '{}': did you mean '{}'? (try help)\n", words[0], *near);
         else
             fmt::print(stderr, "tw: unknown command '{}' (try help)\n", words[0]);
@@ -427,7 +517,11 @@ void shell_session::cmd_help(const std::vector<std::string>& args) {
         std::size_t width = 0;
         for (const auto& c : commands()) width = std::max(width, c.usage.size());
         for (const auto& c : commands()) fmt::print("{:<{}}  {}\n", c.usage, width, c.help);
-        fmt::print("\nSeveral commands on a line: separate them with ';'. Ctrl-C cancels the running command.\n");
+        std::string verbs;
+        for (const auto& v : tw_verbs())
+            if (!find_command(v)) verbs += (verbs.empty() ? "" : ", ") + v;
+        fmt::print("\nAlso tw's other verbs, run as `tw VERB ...` would: {} (VERB --help).\n", verbs);
+        fmt::print("Several commands on a line: separate them with ';'. Ctrl-C cancels the running command.\n");
         std::fflush(stdout);
         return;
     }
@@ -481,6 +575,7 @@ std::vector<std::string> shell_session::complete(std::string_view before_cursor,
     std::vector<std::string> candidates;
     if (context.empty()) {
         candidates = command_names();
+        candidates.insert(candidates.end(), tw_verbs().begin(), tw_verbs().end());
     } else if (context.size() == 1) {
         const auto& cmd = context[0];
         if (cmd == "run" || cmd == "help") {

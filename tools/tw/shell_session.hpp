@@ -2,7 +2,11 @@
 // tw shell's state and commands: the boards, the one in use, a connection per
 // board, and the command table (boards, use, call, sweep, tune, health, run,
 // algorithms, help, dump, quit). shell.cpp owns the terminal, the history and
-// the signals; this file owns what a command does.
+// the signals; this file owns what a command does. call, sweep, tune, health
+// and run parse their words through the definitions their tw verbs use
+// (call.hpp, sweep.hpp, tune.hpp, health.hpp, run.hpp); tw's other verbs
+// (scpi, modbus, rpc, cooldown, apply, sim, ...) run as `tw VERB ...` in a
+// child process, Ctrl-C forwarded to it.
 //
 // Threads: the session owns a tw::runtime with one worker thread. execute()
 // is called by the shell's main thread; it runs the command on a fiber of that
