@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <tw/drivers/address.hpp>
+
 #include "board_list.hpp"
 #include "fuzz_common.hpp"
 

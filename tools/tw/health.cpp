@@ -178,9 +178,7 @@ void print_health(const std::vector<board_entry>& boards, std::vector<std::optio
     }
     std::fflush(stdout);
 
-    if (interrupted) throw tw::cancelled_error("health: interrupted");
-    if (ok != boards.size())
-        throw std::runtime_error(fmt::format("health: {} of {} boards not ok", boards.size() - ok, boards.size()));
+    end_of_board_run("health", interrupted, ok, boards.size(), "not ok");
 }
 
 void add_health_command(CLI::App& app) {

@@ -34,6 +34,7 @@
 #include "board_set.hpp"
 #include "commands.hpp"
 #include "shell_session.hpp"
+#include "shell_words.hpp"
 #include "verb_util.hpp"
 
 #include <fcntl.h>

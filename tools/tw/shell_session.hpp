@@ -44,13 +44,6 @@ namespace tw::cli {
 
 enum class command_status { ok, failed, cancelled, quit };
 
-// A line as typed -> commands (split at ';') -> words (split at blanks).
-// Quoting as in a POSIX shell, simplified: '...' is literal, "..." allows \"
-// and \\, a backslash outside quotes escapes the next character; `#` at the
-// start of a word comments out the rest of the line.
-// Throws std::invalid_argument for an unterminated quote or a trailing backslash.
-std::vector<std::vector<std::string>> split_commands(std::string_view line);
-
 struct shell_settings {
     tuber::options tuber{};        // per connection to a board
     std::size_t concurrency = 64;  // boards at once for `tune all`, `health`, `run`

@@ -254,11 +254,8 @@ void tune_boards(const std::vector<board_entry>& boards, const tune_words& o, co
         std::fflush(human);
     }
 
-    if (interrupted) throw tw::cancelled_error("tune: interrupted");
-    if (ok != boards.size())
-        throw std::runtime_error(fmt::format("tune: {} of {} boards did not end ok", boards.size() - ok, boards.size()));
+    end_of_board_run("tune", interrupted, ok, boards.size(), "did not end ok");
 }
-
 
 void add_tune_command(CLI::App& app) {
     auto o = std::make_shared<tune_options>();

@@ -14,22 +14,17 @@
 //   real_option(*cmd, "--amplitude", o->amplitude, "Carrier amplitude", k_min_amplitude, 1);
 //   output_option(*cmd, "--report", o->report, "Write a JSON report to FILE")->option_text("FILE");
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -37,14 +32,10 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/core.h>
-#include <spdlog/spdlog.h>
 
-#include <tw/drivers/address.hpp>
 #include <tw/drivers/command_log.hpp>
-#include <tw/duration.hpp>
 
 namespace tw::cli {
 
@@ -117,114 +108,39 @@ CLI::Option* real_option(CLI::App& cmd, const std::string& name, V& var, const s
 // touched until the verb writes it. With `stdout_ok`, '-' means stdout
 // (write_text_file writes there); see human_stream() for the rest of the
 // verb's output.
-inline CLI::Option* output_option(CLI::App& cmd, const std::string& name, std::string& var, const std::string& help,
-                                  bool stdout_ok = true) {
-    auto check = [stdout_ok](std::string& path) -> std::string {
-        if (stdout_ok && path == "-") return {};
-        namespace fs = std::filesystem;
-        std::error_code ec;
-        const fs::path p(path);
-        if (fs::is_directory(p, ec)) return "cannot write '" + path + "': it is a directory";
-        if (path.empty() || p.filename().empty()) return "'" + path + "' is not a file name";
-        const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-        if (!fs::is_directory(dir, ec)) return "cannot write '" + path + "': no directory '" + dir.string() + "'";
-        if (fs::exists(p, ec)) {
-            if (::access(path.c_str(), W_OK) != 0) return "cannot write '" + path + "': " + std::generic_category().message(errno);
-        } else if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-            return "cannot write '" + path + "': " + std::generic_category().message(errno);
-        }
-        return {};
-    };
-    return cmd.add_option(name, var, stdout_ok ? help + " ('-': stdout)" : help)
-        ->check(CLI::Validator(check, "", ""))
-        ->type_name("FILE");
-}
+CLI::Option* output_option(CLI::App& cmd, const std::string& name, std::string& var, const std::string& help,
+                           bool stdout_ok = true);
 
 // Where a verb prints its human-readable lines: stdout, or stderr when one of
 // its outputs is '-', so that stdout carries that document alone and pipes
 // (`tw tune --sim 4 --report - | jq .summary`). Two outputs cannot both be
 // stdout: a usage error naming them.
-inline std::FILE* human_stream(std::initializer_list<std::pair<std::string_view, std::string_view>> outputs) {
-    std::string_view first;
-    for (const auto& [flag, path] : outputs) {
-        if (path != "-") continue;
-        if (!first.empty())
-            throw CLI::ValidationError(std::string(flag), "only one output can be stdout ('-'), and " + std::string(first) +
-                                                              " already is");
-        first = flag;
-    }
-    return first.empty() ? stdout : stderr;
-}
+std::FILE* human_stream(std::initializer_list<std::pair<std::string_view, std::string_view>> outputs);
 
 // Checks an address HOST:PORT (or [IPv6]:PORT) as it is parsed, before any
 // connection is tried: a mistyped port is a usage error, not "cannot connect"
 // after retries.
 //   cmd->add_option("address", o->address, "Board address HOST:PORT")->required()->check(address_check());
-inline CLI::Validator address_check() {
-    return CLI::Validator(
-        [](std::string& address) -> std::string {
-            try {
-                tw::parse_address(address);
-            } catch (const std::invalid_argument& e) {
-                return e.what();
-            }
-            return {};
-        },
-        "", "");
-}
+CLI::Validator address_check();
 
 // A duration flag (--deadline DUR, --hold DUR, ...) -> nanoseconds; a bad
 // duration is a usage error (exit 2) naming the flag.
-inline std::chrono::nanoseconds duration_option(const std::string& flag, const std::string& text) {
-    try {
-        return tw::parse_duration(text);
-    } catch (const std::invalid_argument& e) {
-        throw CLI::ValidationError(flag, e.what());
-    }
-}
+std::chrono::nanoseconds duration_option(const std::string& flag, const std::string& text);
 
 // --timeout DUR: a duration_option that must be more than 0.
-inline std::chrono::nanoseconds timeout_option(const std::string& text) {
-    const auto d = duration_option("--timeout", text);
-    if (d.count() == 0) throw CLI::ValidationError("--timeout", "invalid duration '" + text + "': must be more than 0");
-    return d;
-}
+std::chrono::nanoseconds timeout_option(const std::string& text);
 
 // True if no number in `v` is infinite: Boost.JSON 1.81 reads 1e999 as
 // infinity and would send it as `Infinity`, which is not JSON.
-inline bool finite_numbers(const boost::json::value& v) {
-    if (v.is_double()) return std::isfinite(v.get_double());
-    if (const auto* a = v.if_array()) return std::all_of(a->begin(), a->end(), finite_numbers);
-    if (const auto* o = v.if_object())
-        return std::all_of(o->begin(), o->end(), [](const auto& kv) { return finite_numbers(kv.value()); });
-    return true;
-}
+bool finite_numbers(const boost::json::value& v);
 
 // An argument as JSON: `3`, `4.5e6`, `true`, `null`, `"text"`, `[1,2]`,
 // `{"a":1}`; anything that is not JSON is taken as a string (`hello`).
 // A number beyond a double (1e999) is a usage error (CLI::ValidationError).
-inline boost::json::value json_argument(std::string_view text) {
-    boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
-    if (ec) return boost::json::string(text);
-    if (!finite_numbers(v))
-        throw CLI::ValidationError("ARG", "'" + std::string(text) + "' holds a number beyond the range of a double (about 1.8e308)");
-    return v;
-}
+boost::json::value json_argument(std::string_view text);
 
 // NAME=VALUE with NAME an identifier: a keyword argument.
-inline bool is_keyword_argument(std::string_view text, std::string_view* name, std::string_view* value) {
-    const auto eq = text.find('=');
-    if (eq == std::string_view::npos || eq == 0) return false;
-    for (std::size_t i = 0; i < eq; ++i) {
-        const char c = text[i];
-        const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9');
-        if (!ok) return false;
-    }
-    *name = text.substr(0, eq);
-    *value = text.substr(eq + 1);
-    return true;
-}
+bool is_keyword_argument(std::string_view text, std::string_view* name, std::string_view* value);
 
 // ARG... as typed, split: JSON values (positional) first, then NAME=VALUE
 // (keyword). A positional argument after a keyword one is a usage error
@@ -233,21 +149,15 @@ struct json_arguments {
     boost::json::array positional;
     boost::json::object keywords;
 };
-inline json_arguments split_arguments(const std::vector<std::string>& args) {
-    json_arguments out;
-    for (const auto& a : args) {
-        std::string_view name, value;
-        if (is_keyword_argument(a, &name, &value))
-            out.keywords[name] = json_argument(value);
-        else if (!out.keywords.empty())
-            throw CLI::ValidationError("ARG", "positional argument '" + a + "' after a NAME=VALUE argument");
-        else
-            out.positional.push_back(json_argument(a));
-    }
-    return out;
-}
+json_arguments split_arguments(const std::vector<std::string>& args);
+
+// How a run over boards ends when not every board did: tw::cancelled_error
+// if it was interrupted (Ctrl-C), else a failure naming how many boards
+// `fell_short` ("not ok", "did not end ok"); exit status 1 either way.
+void end_of_board_run(std::string_view verb, bool interrupted, std::size_t ok, std::size_t total,
+                      std::string_view fell_short);
 
 // Every command and reply at level debug through tw's logger (--log-level debug).
-inline tw::command_log verb_log() { return tw::command_log(spdlog::default_logger(), tw::command_log::level::debug); }
+tw::command_log verb_log();
 
 }  // namespace tw::cli

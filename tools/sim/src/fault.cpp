@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 namespace tw::sim {
@@ -82,6 +83,15 @@ void parse_which(std::string_view spec, std::string_view which, fault_spec& f) {
     }
 }
 
+// The faults that take no parameter.
+std::optional<fault_kind> plain_kind(std::string_view kind) {
+    if (kind == "stall") return fault_kind::stall;
+    if (kind == "disconnect") return fault_kind::disconnect;
+    if (kind == "garbage") return fault_kind::garbage;
+    if (kind == "refuse") return fault_kind::refuse;
+    return std::nullopt;
+}
+
 }  // namespace
 
 fault_spec parse_fault(std::string_view spec) {
@@ -121,18 +131,9 @@ fault_spec parse_fault(std::string_view spec) {
         need_param("a duration, e.g. 200us or 1.5s");
         f.kind = kind == "latency" ? fault_kind::latency : fault_kind::jitter;
         f.duration = parse_dur(spec, param);
-    } else if (kind == "stall") {
+    } else if (const auto plain = plain_kind(kind)) {  // stall, disconnect, garbage, refuse
         no_param();
-        f.kind = fault_kind::stall;
-    } else if (kind == "disconnect") {
-        no_param();
-        f.kind = fault_kind::disconnect;
-    } else if (kind == "garbage") {
-        no_param();
-        f.kind = fault_kind::garbage;
-    } else if (kind == "refuse") {
-        no_param();
-        f.kind = fault_kind::refuse;
+        f.kind = *plain;
     } else if (kind == "slow") {
         need_param("bytes per second, e.g. slow:100");
         f.kind = fault_kind::slow;
