@@ -184,7 +184,29 @@ TEST_P(UsageCli, ExitsTwoWithOneLineNamingTheFlag) {
     EXPECT_EQ(r.output, "") << "nothing on stdout before a usage error";
 }
 
+// Reports tw reads (apply, tune --only-failed): missing, a directory, cut
+// short, not JSON, a schema this tw does not read.
+std::vector<usage_case> report_cases() {
+    const std::string dir = ::testing::TempDir();
+    const auto missing = dir + "tw_usage_no_such_report.json";
+    const auto cut = dir + "tw_usage_cut_report.json", text = dir + "tw_usage_text_report.json",
+               future = dir + "tw_usage_schema2_report.json";
+    tw_test::write_file(cut, R"({"schema": 1, "boards": [)");
+    tw_test::write_file(text, "board 1 ok\n");
+    tw_test::write_file(future, R"({"schema": 2})");
+    std::vector<usage_case> c;
+    for (const std::string verb : {"apply --dry-run ", "tune --only-failed "}) {
+        c.push_back({verb + missing, "cannot read the report '.*': No such file"});
+        c.push_back({verb + dir, "cannot read the report '.*': it is a directory"});
+        c.push_back({verb + cut, "report '.*': not JSON"});
+        c.push_back({verb + text, "report '.*': not JSON"});
+        c.push_back({verb + future, "schema 2 is not supported"});
+    }
+    return c;
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryNumericFlag, UsageCli, ::testing::ValuesIn(numeric_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(BadReports, UsageCli, ::testing::ValuesIn(report_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(BadAddresses, UsageCli, ::testing::ValuesIn(address_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(UnwritableOutputs, UsageCli, ::testing::ValuesIn(output_cases()), case_name);
 

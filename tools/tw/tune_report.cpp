@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -276,6 +277,9 @@ tune_report parse_tune_report(std::string_view text, const std::string& path) {
 }
 
 tune_report read_tune_report(const std::string& path) {
+    // An ifstream opens a directory and reads it as empty: say what it is.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw std::invalid_argument("cannot read the report '" + path + "': it is a directory");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::invalid_argument("cannot read the report '" + path + "': " + std::strerror(errno));
     std::stringstream text;
