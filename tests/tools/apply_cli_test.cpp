@@ -171,6 +171,21 @@ TEST_F(ApplyCli, FailedMismatchedAndSkippedBoards) {
     EXPECT_NE(r.output.find("apply: " + address(2) + " (down) would set 3 channels"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("apply: dry run: 3 boards would be applied, 1 skipped"), std::string::npos) << r.output;
 
+    // --json: every board of the report, in its order, with its result; the lines on stderr.
+    r = run_tw("apply --json --timeout 2s " + report, tw_test::k_usage_checked);
+    EXPECT_EQ(r.status, 1) << r.output << r.error;
+    {
+        const auto doc = json::parse(r.output).as_object();
+        const auto& rows = doc.at("boards").as_array();
+        ASSERT_EQ(rows.size(), 4u) << r.output;
+        const char* expected[] = {"applied", "failed", "failed", "skipped"};
+        for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(rows[i].at("result").as_string(), expected[i]) << r.output;
+        EXPECT_NE(rows[1].at("error").as_string().find("NOT-THIS-BOARD"), std::string::npos) << r.output;
+        EXPECT_EQ(doc.at("summary").at("applied").to_number<int>(), 1);
+        EXPECT_EQ(doc.at("summary").at("skipped").to_number<int>(), 1);
+        EXPECT_NE(r.error.find("apply: 1 boards applied, 2 failed, 1 skipped"), std::string::npos) << r.error;
+    }
+
     // --ignore-serial applies to the swapped board too.
     r = run_tw("apply --ignore-serial --timeout 2s " + report, k_hang_guarded);
     EXPECT_EQ(r.status, 1) << r.output;  // the refusing board still fails

@@ -14,7 +14,8 @@
 // set_amplitude, per channel; 256 channels per request), boards fanned out
 // on tw fibers.
 //
-// Output: one line per board as it finishes, then a summary line.
+// Output: one line per board as it finishes, then a summary line; with
+// --json those go to stderr and one JSON document to stdout (see run_apply).
 // Exit 1 if any board failed (the others are still applied); 2 for a usage
 // error, including a missing or malformed report.
 
@@ -28,6 +29,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <fmt/core.h>
 
 #include <tw/drivers/tuber/board.hpp>
@@ -44,6 +48,7 @@ struct apply_options {
     std::size_t concurrency = 64;
     bool dry_run = false;
     bool ignore_serial = false;
+    bool json = false;
 };
 
 // Channels per Tuber request: 2 calls each, about 40 KB of JSON at 256.
@@ -85,6 +90,31 @@ void run_apply(const apply_options& o) {
         throw CLI::ValidationError(e.what());
     }
 
+    // With --json the lines go to stderr and one document to stdout at the end:
+    // {report, dry_run, boards: [{address, name, result, channels, error}],
+    //  summary: {applied, failed, skipped, would_apply}}; result is one of
+    // applied, failed, skipped, would_apply.
+    std::FILE* const lines = o.json ? stderr : stdout;
+    std::vector<boost::json::object> rows(report.boards.size());
+    auto row = [&](const report_board& b, const char* result, const std::string& error = {}) {
+        rows[static_cast<std::size_t>(&b - report.boards.data())] =
+            boost::json::object{{"address", b.address}, {"name", b.name},         {"result", result},
+                                {"channels", b.channels.size()}, {"error", error}};
+    };
+    auto finish = [&](std::size_t applied, std::size_t failed, std::size_t skipped, std::size_t would_apply) {
+        std::fflush(lines);
+        if (!o.json) return;
+        boost::json::array boards;
+        for (auto& r : rows) boards.push_back(std::move(r));
+        fmt::print("{}\n", boost::json::serialize(boost::json::object{
+                               {"report", o.report},
+                               {"dry_run", o.dry_run},
+                               {"boards", std::move(boards)},
+                               {"summary", boost::json::object{{"applied", applied}, {"failed", failed}, {"skipped", skipped},
+                                                               {"would_apply", would_apply}}}}));
+        std::fflush(stdout);
+    };
+
     std::vector<const report_board*> to_apply;
     std::size_t skipped = 0;
     for (const auto& b : report.boards) {
@@ -92,19 +122,24 @@ void run_apply(const apply_options& o) {
             to_apply.push_back(&b);
         } else {
             ++skipped;
-            fmt::print("apply: {} skipped: status {} in the report\n", board_label(b), b.status);
+            row(b, "skipped", "status " + b.status + " in the report");
+            fmt::print(lines, "apply: {} skipped: status {} in the report\n", board_label(b), b.status);
         }
     }
 
     if (o.dry_run) {
-        for (const auto* b : to_apply)
-            fmt::print("apply: {} would set {} channels{}\n", board_label(*b), b->channels.size(),
+        for (const auto* b : to_apply) {
+            row(*b, "would_apply");
+            fmt::print(lines, "apply: {} would set {} channels{}\n", board_label(*b), b->channels.size(),
                        b->serial.empty() ? "" : " (serial " + b->serial + ")");
-        fmt::print("apply: dry run: {} boards would be applied, {} skipped\n", to_apply.size(), skipped);
+        }
+        fmt::print(lines, "apply: dry run: {} boards would be applied, {} skipped\n", to_apply.size(), skipped);
+        finish(0, 0, skipped, to_apply.size());
         return;
     }
     if (to_apply.empty()) {
-        fmt::print("apply: nothing to apply: no board of '{}' ended ok\n", o.report);
+        fmt::print(lines, "apply: nothing to apply: no board of '{}' ended ok\n", o.report);
+        finish(0, 0, skipped, 0);
         return;
     }
 
@@ -117,17 +152,19 @@ void run_apply(const apply_options& o) {
                 try {
                     apply_board(*b, topts, !o.ignore_serial);
                 } catch (const std::exception& e) {
-                    fmt::print("apply: {} failed: {}\n", board_label(*b), e.what());
-                    std::fflush(stdout);
+                    row(*b, "failed", e.what());
+                    fmt::print(lines, "apply: {} failed: {}\n", board_label(*b), e.what());
+                    std::fflush(lines);
                     throw;
                 }
-                fmt::print("apply: {} ok: {} channels\n", board_label(*b), b->channels.size());
-                std::fflush(stdout);
+                row(*b, "applied");
+                fmt::print(lines, "apply: {} ok: {} channels\n", board_label(*b), b->channels.size());
+                std::fflush(lines);
             },
             {.concurrency = o.concurrency, .name = "apply"});
     });
-    fmt::print("apply: {} boards applied, {} failed, {} skipped\n", result.succeeded, result.failed, skipped);
-    std::fflush(stdout);
+    fmt::print(lines, "apply: {} boards applied, {} failed, {} skipped\n", result.succeeded, result.failed, skipped);
+    finish(result.succeeded, result.failed, skipped, 0);
     if (result.failed)
         throw std::runtime_error(fmt::format("apply: {} of {} boards failed", result.failed, to_apply.size()));
 }
@@ -143,6 +180,7 @@ void add_apply_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--dry-run", o->dry_run, "List what would be set; contact no board");
     cmd->add_flag("--ignore-serial", o->ignore_serial, "Apply even where the board's SERIAL differs from the report's");
+    cmd->add_flag("--json", o->json, "One JSON document on stdout at the end (each board's result); the lines go to stderr");
     cmd->footer("Only boards with status \"ok\" in the report are applied.\n"
                 "Exit status 1 if any board failed (the others are applied anyway); 2 for a bad report.\n");
     cmd->callback([o] { run_apply(*o); });
