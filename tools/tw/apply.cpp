@@ -45,7 +45,7 @@ namespace {
 struct apply_options {
     std::string report;
     std::string timeout = "5s";
-    std::size_t concurrency = 64;
+    std::size_t concurrency = algorithms::k_default_concurrency;
     bool dry_run = false;
     bool ignore_serial = false;
     bool json = false;

@@ -32,7 +32,7 @@
 namespace tw::cli {
 
 struct health_words {
-    std::size_t concurrency = 64;
+    std::size_t concurrency = algorithms::k_default_concurrency;
     std::string timeout = "5s";
     std::string deadline = "0";
     std::optional<double> max_temp, min_temp;

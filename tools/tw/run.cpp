@@ -46,7 +46,7 @@ namespace json = boost::json;
 struct run_options : board_flags {
     run_words words;
     std::vector<std::string> plugins;
-    std::size_t concurrency = 64;
+    std::size_t concurrency = algorithms::k_default_concurrency;
     std::string timeout = "5s";
     bool list = false;
 };
@@ -67,6 +67,7 @@ json::value args_json(const alg::arguments& args) {
 }
 
 void run_run(const run_options& o) {
+    early_interrupts keep_ctrl_c;  // from here on, a Ctrl-C ends the run with its summary
     const auto timeout = timeout_option(o.timeout);
     auto& registry = alg::registry::global();
     for (const auto& p : o.plugins) try {

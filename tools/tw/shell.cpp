@@ -67,7 +67,7 @@ struct shell_options : board_flags {
     std::string commands;
     bool has_commands = false;
     std::string timeout = "5s";
-    std::size_t concurrency = 64;
+    std::size_t concurrency = algorithms::k_default_concurrency;
 };
 
 constexpr int k_history_size = 1000;

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include <tw/algorithms/defaults.hpp>
 #include <tw/drivers/tuber/board.hpp>
 #include <tw/runtime.hpp>
 
@@ -46,7 +47,7 @@ enum class command_status { ok, failed, cancelled, quit };
 
 struct shell_settings {
     tuber::options tuber{};        // per connection to a board
-    std::size_t concurrency = 64;  // boards at once for `tune all`, `health`, `run`
+    std::size_t concurrency = algorithms::k_default_concurrency;  // boards at once for `tune all`, `health`, `run`
 };
 
 class shell_session {

@@ -32,12 +32,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <tw/algorithms/defaults.hpp>
+
 #include "board_list.hpp"
 
 namespace tw::cli {
 
 struct tune_words {
-    std::size_t concurrency = 64;
+    std::size_t concurrency = algorithms::k_default_concurrency;
     std::size_t channel_concurrency = 8;
     double amplitude = 0.5;
     std::string deadline = "0";

@@ -35,6 +35,7 @@
 #include <boost/json/value.hpp>
 #include <fmt/core.h>
 
+#include <tw/algorithms/defaults.hpp>
 #include <tw/drivers/command_log.hpp>
 
 namespace tw::cli {

@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include <tw/algorithms/defaults.hpp>
 #include <tw/drivers/tuber/board.hpp>
 #include <tw/fan_out.hpp>
 
@@ -80,7 +81,7 @@ board_health check_board(const std::string& address, const check_options& opts =
 
 struct health_options {
     check_options board{};
-    std::size_t concurrency = 64;                       // boards at once (0: all)
+    std::size_t concurrency = k_default_concurrency;    // boards at once (0: all)
     clock::duration deadline = clock::duration::max();  // for all the boards
     std::function<void(const fan_out_progress&)> progress;  // after each board
     // After each board, with its index and health (same fiber as progress).

@@ -55,6 +55,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <tw/algorithms/defaults.hpp>
 #include <tw/deadline.hpp>
 #include <tw/drivers/tuber/client.hpp>
 
@@ -103,7 +104,7 @@ enum class target { each_board, all_boards, no_boards };
 struct run_context {
     std::vector<std::string> boards;  // addresses (each_board: exactly one)
     tuber::options tuber{};           // per connection to a board
-    std::size_t concurrency = 64;     // boards at once, for algorithms that fan out themselves
+    std::size_t concurrency = k_default_concurrency;  // boards at once, for algorithms that fan out themselves
     // Lines for the user while the algorithm runs (progress, notes); results
     // are the return value. Default: nothing is printed.
     std::function<void(const std::string&)> print = [](const std::string&) {};

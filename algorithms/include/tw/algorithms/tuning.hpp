@@ -48,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include <tw/algorithms/defaults.hpp>
 #include <tw/drivers/tuber/board.hpp>
 #include <tw/fan_out.hpp>
 
@@ -185,7 +186,7 @@ struct board_outcome {
 
 struct array_options {
     board_options board{};
-    std::size_t concurrency = 64;  // boards at once (0: all)
+    std::size_t concurrency = k_default_concurrency;  // boards at once (0: all)
     clock::duration deadline = clock::duration::max();  // for the whole array
     tuber::options tuber{};        // per connection (request timeout, ...)
     std::function<void(const fan_out_progress&)> progress;  // after each board
