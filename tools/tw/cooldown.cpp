@@ -76,6 +76,7 @@ std::string names_text(const std::vector<std::string>& names) {
 }
 
 void run_cooldown(const cooldown_cli_options& o) {
+    early_interrupts keep_ctrl_c;  // from here on, a Ctrl-C ends the run with its summary
     if (o.sim == !(o.controller.empty() && o.compressor.empty()))
         throw CLI::ValidationError("cooldown", "give either --controller and --compressor, or --sim");
     if (!o.sim && (o.controller.empty() || o.compressor.empty()))

@@ -64,6 +64,7 @@ std::string latency_text(const alg::board_health& h) {
 }
 
 void run_health(const health_cli_options& o) {
+    early_interrupts keep_ctrl_c;  // from here on, a Ctrl-C ends the run with its summary
     auto ho = health_options_of(o.words);
     // health reads no channel: 4 per simulated board keep start-up light.
     auto set = board_set::from_flags(o.boards, o.sim, std::nullopt, 4, false, o.faults);

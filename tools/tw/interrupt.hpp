@@ -12,6 +12,8 @@
 //   std::vector<outcome> out;
 //   bool interrupted = run_interruptible(rt, [&] { out = tune_all(); });
 
+#include <signal.h>
+
 #include <csignal>
 #include <exception>
 #include <utility>
@@ -26,6 +28,38 @@
 
 namespace tw::cli {
 
+namespace detail {
+inline volatile std::sig_atomic_t early_interrupt = 0;
+extern "C" inline void note_early_interrupt(int) { early_interrupt = 1; }
+}  // namespace detail
+
+// Keeps a Ctrl-C (SIGINT or SIGTERM) that arrives while a command starts up —
+// simulated boards starting, before run_interruptible watches for signals —
+// instead of letting it end the process with no summary: run_interruptible
+// then cancels the work at once, and the command still prints its table and
+// exits 1. Declare one at the top of a command that uses run_interruptible;
+// the previous handlers come back when it goes.
+class early_interrupts {
+public:
+    early_interrupts() {
+        detail::early_interrupt = 0;
+        struct sigaction sa {};
+        sa.sa_handler = detail::note_early_interrupt;
+        sigemptyset(&sa.sa_mask);
+        ::sigaction(SIGINT, &sa, &old_int_);
+        ::sigaction(SIGTERM, &sa, &old_term_);
+    }
+    early_interrupts(const early_interrupts&) = delete;
+    early_interrupts& operator=(const early_interrupts&) = delete;
+    ~early_interrupts() {
+        ::sigaction(SIGINT, &old_int_, nullptr);
+        ::sigaction(SIGTERM, &old_term_, nullptr);
+    }
+
+private:
+    struct sigaction old_int_ {}, old_term_ {};
+};
+
 template <class F>
 bool run_interruptible(tw::runtime& rt, F&& work) {
     bool interrupted = false;
@@ -33,6 +67,12 @@ bool run_interruptible(tw::runtime& rt, F&& work) {
     rt.run([&] {
         boost::asio::signal_set signals(tw::this_fiber::executor(), SIGINT, SIGTERM);
         auto job = tw::spawn([&] { work(); });
+        // A signal before `signals` took over (early_interrupts kept it).
+        if (detail::early_interrupt) {
+            detail::early_interrupt = 0;
+            interrupted = true;
+            job.cancel("interrupted");
+        }
         auto watcher = tw::spawn([&] {
             try {
                 signals.async_wait(tw::yield);

@@ -71,6 +71,7 @@ struct tune_options : board_flags {
 };
 
 void run_tune(const tune_options& o) {
+    early_interrupts keep_ctrl_c;  // from here on, a Ctrl-C ends the run with its summary
     if (!o.only_failed.empty()) {
         if (o.sim)
             throw CLI::ValidationError("--only-failed", "re-runs real boards from a saved report and does not combine with "
