@@ -35,6 +35,16 @@ alg::algorithm sample_algorithm() {
             .run = [](alg::run_context&, const alg::arguments& a) -> json::value { return a.integer("count"); }};
 }
 
+// What parse() says of `words`: the usage_error's text, or "(accepted)".
+std::string usage_message(const alg::algorithm& a, const std::vector<std::string>& words) {
+    try {
+        alg::registry::parse(a, words);
+    } catch (const tw::usage_error& e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
 }  // namespace
 
 TEST(AlgorithmRegistry, BuiltinsAreRegisteredByName) {
@@ -75,14 +85,7 @@ TEST(AlgorithmRegistry, ParsesPositionalAndNamedArgumentsOfEveryKind) {
 
 TEST(AlgorithmRegistry, BadArgumentsAreUsageErrorsThatSayWhy) {
     const auto a = sample_algorithm();
-    auto message = [&](std::vector<std::string> words) -> std::string {
-        try {
-            alg::registry::parse(a, words);
-        } catch (const tw::usage_error& e) {
-            return e.what();
-        }
-        return "(accepted)";
-    };
+    auto message = [&](const std::vector<std::string>& words) { return usage_message(a, words); };
     EXPECT_NE(message({}).find("missing argument count"), std::string::npos);
     EXPECT_NE(message({"2.5"}).find("count='2.5' is not an integer"), std::string::npos);
     EXPECT_NE(message({"1", "frequency=high"}).find("is not a number"), std::string::npos);
@@ -101,14 +104,7 @@ TEST(AlgorithmRegistry, ValuesOutsideAParametersRangeAreUsageErrorsThatShowIt) {
                                      .max = 1, .min_excluded = true}},
                      .runs_on = alg::target::no_boards,
                      .run = [](alg::run_context&, const alg::arguments&) -> json::value { return nullptr; }};
-    auto message = [&](std::vector<std::string> words) -> std::string {
-        try {
-            alg::registry::parse(a, words);
-        } catch (const tw::usage_error& e) {
-            return e.what();
-        }
-        return "(accepted)";
-    };
+    auto message = [&](const std::vector<std::string>& words) { return usage_message(a, words); };
     EXPECT_EQ(message({"points=-5"}), "ranged: points=-5 is outside [0, 1000]");
     EXPECT_EQ(message({"points=1e15"}), "ranged: points=1e15 is outside [0, 1000]");
     EXPECT_EQ(message({"amplitude=0"}), "ranged: amplitude=0 is outside (0, 1]");

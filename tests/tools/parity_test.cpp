@@ -97,16 +97,22 @@ protected:
     tw::sim::simulator sim_{{.boards = 1, .channels = 4, .scpi = 0, .modbus = 0, .seed = 5}, rt_};
     std::string address() const { return sim_.boards()[0].address; }
 
-    // `tw VERB [--board] ADDRESS WORDS` against `tw shell --boards ADDRESS -c 'VERB WORDS'`.
-    void expect_same(const std::string& verb, const std::string& address_flag, const std::string& words) {
-        SCOPED_TRACE(verb + " " + words);
-        const auto cli = from_cli(run_tw(verb + " " + address_flag + address() + " " + words, k_usage_checked), verb);
-        std::string line = verb + " " + words;
-        const auto shell = from_shell(run_tw("shell --boards " + address() + " -c \"" + line + "\"", k_usage_checked), verb);
+    // `tw CLI_ARGS` against `tw SHELL_ARGS -c 'LINE'`: the same outcome.
+    static void expect_same_run(const std::string& verb, const std::string& cli_args, const std::string& shell_args,
+                                const std::string& line) {
+        const auto cli = from_cli(run_tw(cli_args, k_usage_checked), verb);
+        const auto shell = from_shell(run_tw(shell_args + " -c \"" + line + "\"", k_usage_checked), verb);
         EXPECT_EQ(cli.out, shell.out);
         EXPECT_EQ(cli.failed, shell.failed) << cli.message << " / " << shell.message;
         EXPECT_EQ(cli.usage, shell.usage) << cli.message << " / " << shell.message;
         EXPECT_EQ(cli.message, shell.message);
+    }
+
+    // `tw VERB [--board] ADDRESS WORDS` against `tw shell --boards ADDRESS -c 'VERB WORDS'`.
+    void expect_same(const std::string& verb, const std::string& address_flag, const std::string& words) {
+        SCOPED_TRACE(verb + " " + words);
+        expect_same_run(verb, verb + " " + address_flag + address() + " " + words, "shell --boards " + address(),
+                        verb + " " + words);
     }
 };
 
@@ -192,14 +198,10 @@ protected:
     tw_sim_test::sim_runtime irt_;
     tw::sim::simulator instruments_{{.boards = 0, .scpi = 1, .modbus = 1, .seed = 5}, irt_};
 
-    void expect_same_line(const std::string& verb, const std::string& line) {
+    // `tw LINE` against `tw shell -c 'LINE'`.
+    static void expect_same_line(const std::string& verb, const std::string& line) {
         SCOPED_TRACE(line);
-        const auto cli = from_cli(run_tw(line, k_usage_checked), verb);
-        const auto shell = from_shell(run_tw("shell -c \"" + line + "\"", k_usage_checked), verb);
-        EXPECT_EQ(cli.out, shell.out);
-        EXPECT_EQ(cli.failed, shell.failed) << cli.message << " / " << shell.message;
-        EXPECT_EQ(cli.usage, shell.usage) << cli.message << " / " << shell.message;
-        EXPECT_EQ(cli.message, shell.message);
+        expect_same_run(verb, line, "shell", line);
     }
 };
 
