@@ -624,7 +624,7 @@ int soak(const settings& s) {
 
     fs::path dir = s.work_dir;
     if (dir.empty()) {
-        // mkdtemp replaces the trailing XXXXXX with a unique suffix.
+        // mkdtemp needs its template to end in six X (as written below) and replaces them with a unique suffix.
         std::string tmpl = (fs::temp_directory_path() / "tw_soak_XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary folder");
         dir = tmpl;

@@ -93,7 +93,7 @@ inline command_result run_tw(const std::string& args, const run_options& options
     if (!options.wrapper.empty()) command = options.wrapper + " " + command;
     std::string error_file;
     if (options.separate_stderr) {
-        // mkstemp replaces the trailing XXXXXX with a unique suffix.
+        // mkstemp needs its template to end in six X (as written below) and replaces them with a unique suffix.
         std::string name = ::testing::TempDir() + "tw_stderr_XXXXXX";
         const int fd = ::mkstemp(name.data());
         if (fd < 0) return {};
