@@ -12,6 +12,8 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev libspdlog-dev libcli11-dev libedit-dev
   valgrind
+  # tw bench fanout --syscalls counts system calls under strace (and its test does)
+  strace
   # libFuzzer harnesses (tests/fuzz, make fuzz): clang, libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
   # independent peers for driver tests, independent clients for simulator tests

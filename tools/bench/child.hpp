@@ -41,6 +41,8 @@ public:
     int wait();
     // Asks the child to stop (SIGTERM); wait() still reaps it.
     void terminate();
+    // Its process id (-1 once reaped).
+    pid_t pid() const noexcept { return pid_; }
 
 private:
     pid_t pid_ = -1;

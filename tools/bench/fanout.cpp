@@ -10,12 +10,16 @@
 #include "child.hpp"
 #include "fanout_clients.hpp"
 #include "report.hpp"
+#include "syscalls.hpp"
 
 #include "../tw/board_list.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -41,32 +45,91 @@ namespace {
 // A thread per board: more than this is refused, or skipped when not asked for.
 constexpr std::size_t k_max_threads = 1000;
 
-// Runs one client in a child process and returns the JSON line it printed.
-fanout_result run_impl(const std::string& impl, const std::vector<std::string>& targets, std::size_t n, const fanout_options& o) {
+// The command that runs one client in a child process with `rounds` timed
+// round trips per connection.
+command impl_command(const std::string& impl, const std::vector<std::string>& targets, std::size_t n, std::size_t rounds,
+                     const fanout_options& o) {
     std::string tlist;
     for (auto& t : targets) tlist += (tlist.empty() ? "" : ",") + t;
-    std::unique_ptr<child_process> c;
     if (impl == "python-asyncio") {
         // TW_BENCH_DIR in the environment: the scripts of an installed or moved tree.
         const char* dir = std::getenv("TW_BENCH_DIR");
         const std::string script = std::string(dir ? dir : TW_BENCH_DIR) + "/fanout_asyncio.py";
-        c = std::make_unique<child_process>("/usr/bin/python3",
-                                            std::vector<std::string>{"python3", script, "--targets", tlist, "--connections",
-                                                                     std::to_string(n), "--rounds", std::to_string(o.rounds),
-                                                                     "--query", o.query});
-    } else {
-        c = std::make_unique<child_process>(self_exe(), std::vector<std::string>{"tw", "bench", "fanout", "--child-impl", impl, "--targets",
-                                                                                 tlist, "--connections", std::to_string(n), "--rounds",
-                                                                                 std::to_string(o.rounds), "--query", o.query});
+        return {"/usr/bin/python3",
+                {"python3", script, "--targets", tlist, "--connections", std::to_string(n), "--rounds", std::to_string(rounds),
+                 "--query", o.query}};
     }
-    const auto out = c->read_all();
-    const int rc = c->wait();
+    return {self_exe(),
+            {"tw", "bench", "fanout", "--child-impl", impl, "--targets", tlist, "--connections", std::to_string(n), "--rounds",
+             std::to_string(rounds), "--query", o.query}};
+}
+
+// Runs one client in a child process and returns the JSON line it printed.
+fanout_result run_impl(const std::string& impl, const std::vector<std::string>& targets, std::size_t n, const fanout_options& o) {
+    const auto cmd = impl_command(impl, targets, n, o.rounds, o);
+    child_process c(cmd.path, cmd.args);
+    const auto out = c.read_all();
+    const int rc = c.wait();
     if (rc != 0) throw std::runtime_error(fmt::format("bench fanout: the {} client failed (exit {})", impl, rc));
     boost::system::error_code ec;
     auto v = boost::json::parse(boost::algorithm::trim_copy(out), ec);
     if (ec || !v.is_object())
         throw std::runtime_error(fmt::format("bench fanout: the {} client printed '{}'", impl, boost::algorithm::trim_copy(out)));
     return {impl, v.as_object()};
+}
+
+// CPU time of a process, all its threads, in ns (/proc/PID/task/*/schedstat:
+// its first field is time on a CPU, in ns, finer than getrusage's ticks).
+double process_cpu_ns(pid_t pid) {
+    double ns = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+        std::ifstream f(task.path() / "schedstat");
+        double t = 0;
+        if (f >> t) ns += t;
+    }
+    return ns;
+}
+
+// Starts a server (tw sim or tw bench line-server) and returns it with the
+// addresses of its "scpi ADDRESS,..." start-up line.
+std::unique_ptr<child_process> start_server(const std::vector<std::string>& args, std::vector<std::string>& targets) {
+    auto server = std::make_unique<child_process>(self_exe(), args);
+    const auto line = server->read_line();
+    if (line.rfind("scpi ", 0) != 0) {
+        server->wait();
+        throw std::runtime_error(fmt::format("bench fanout: `{} {}` did not start (it printed '{}')", args[0], args[1], line));
+    }
+    targets = expand_targets({line.substr(5)});
+    return server;
+}
+
+// Runs `impl` against `server` and adds the server's CPU per round trip
+// (connects and first round trips included) to the result.
+fanout_result run_measuring_server(const std::string& impl, const std::vector<std::string>& targets, std::size_t n,
+                                   const fanout_options& o, const child_process* server) {
+    const double c0 = server ? process_cpu_ns(server->pid()) : 0;
+    auto r = run_impl(impl, targets, n, o);
+    if (server)
+        r.o["server_cpu_us_per_rt"] =
+            (process_cpu_ns(server->pid()) - c0) / 1e3 / (static_cast<double>(n) * static_cast<double>(o.rounds + 1));
+    return r;
+}
+
+void add_syscalls(fanout_result& r, const std::vector<std::string>& targets, std::size_t n, const fanout_options& o) {
+    spdlog::info("bench fanout: {} under strace ({} and {} round trips per connection)", r.impl, o.rounds, 2 * o.rounds);
+    const auto c = count_syscalls(impl_command(r.impl, targets, n, o.rounds, o), impl_command(r.impl, targets, n, 2 * o.rounds, o),
+                                  static_cast<double>(n) * static_cast<double>(o.rounds));
+    r.o["syscalls_per_rt"] = c.per_rt;
+    r.o["failed_syscalls_per_rt"] = c.failed_per_rt;
+    boost::json::object by_name;
+    for (const auto& [name, per_rt] : c.by_name) by_name[name] = per_rt;
+    r.o["syscalls"] = std::move(by_name);
+}
+
+// Between two runs against one server: let it see the last run's closes.
+void pause_between_runs(std::size_t n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100) + std::chrono::microseconds(50) * n);
 }
 
 void run_parent(const fanout_options& o) {
@@ -77,6 +140,9 @@ void run_parent(const fanout_options& o) {
     if (!o.sim && o.targets.empty()) throw CLI::ValidationError("--targets", "give --targets SPEC or --sim N");
     if (o.sim && o.connections && *o.connections != *o.sim)
         throw CLI::ValidationError("--connections", "with --sim N there are N connections, one per simulated instrument");
+    if (o.server_baseline && !o.sim) throw CLI::ValidationError("--server-baseline", "needs --sim N (the simulator it is held to)");
+    if (o.syscalls && strace_path().empty())
+        throw CLI::ValidationError("--syscalls", "needs strace, which is not installed (Debian: apt-get install strace)");
     if (!o.sim && (o.sim_ports || o.latency != "0"))
         throw CLI::ValidationError(o.sim_ports ? "--sim-ports" : "--latency", "--sim-ports and --latency apply to --sim only");
     try {
@@ -115,28 +181,48 @@ void run_parent(const fanout_options& o) {
             args.push_back("--scpi-ports");
             args.push_back(std::to_string(ports));
         }
-        sim = std::make_unique<child_process>(self_exe(), args);
-        const auto line = sim->read_line();
-        if (line.rfind("scpi ", 0) != 0) {
-            sim->wait();
-            throw std::runtime_error(fmt::format("bench fanout: the simulator did not start (it printed '{}')", line));
-        }
-        targets = expand_targets({line.substr(5)});
+        sim = start_server(args, targets);
         spdlog::info("bench fanout: simulator serving {} instruments on {} ports", n, targets.size());
     }
 
     std::vector<fanout_result> rs;
     for (std::size_t k = 0; k < impls.size(); ++k) {
-        if (k) std::this_thread::sleep_for(std::chrono::milliseconds(100) + std::chrono::microseconds(50) * n);  // let the server see the closes
+        if (k) pause_between_runs(n);
         spdlog::info("bench fanout: {} with {} connections", impls[k], n);
-        rs.push_back(run_impl(impls[k], targets, n, o));
+        rs.push_back(run_measuring_server(impls[k], targets, n, o, sim.get()));
+        if (o.syscalls) add_syscalls(rs.back(), targets, n, o);
+    }
+
+    // The servers side by side, each driven by the same client (asio-callbacks,
+    // the cheapest, so that the server's share of the work is largest).
+    std::vector<server_row> servers;
+    if (o.server_baseline) {
+        const std::string client = "asio-callbacks";
+        auto it = std::find_if(rs.begin(), rs.end(), [&](const fanout_result& r) { return r.impl == client; });
+        double sim_cpu = it != rs.end() ? it->get("server_cpu_us_per_rt") : std::nan("");
+        if (it == rs.end()) {
+            pause_between_runs(n);
+            sim_cpu = run_measuring_server(client, targets, n, o, sim.get()).get("server_cpu_us_per_rt");
+        }
+        sim->terminate();
+        sim->wait();
+        sim.reset();
+        std::vector<std::string> line_targets;
+        auto line = start_server({"tw", "bench", "line-server", "--ports", std::to_string(targets.size()), "--latency", o.latency},
+                                 line_targets);
+        spdlog::info("bench fanout: {} against the Asio line server", client);
+        const double line_cpu = run_measuring_server(client, line_targets, n, o, line.get()).get("server_cpu_us_per_rt");
+        line->terminate();
+        line->wait();
+        servers = {{"tw sim", sim_cpu}, {"asio line server", line_cpu}};
     }
     if (sim) {
         sim->terminate();
         sim->wait();
     }
 
-    const fanout_run run{n, targets.size(), o.rounds, o.query, o.sim ? std::optional<std::string>(o.latency) : std::nullopt};
+    const fanout_run run{n, targets.size(), o.rounds, o.query, o.sim ? std::optional<std::string>(o.latency) : std::nullopt,
+                         servers};
     if (o.json)
         print_fanout_json(machine_string(), run, rs);
     else

@@ -46,6 +46,8 @@ struct fanout_options {
     std::vector<std::string> impls;
     std::string query = "MEAS?";
     bool json = false;
+    bool syscalls = false;         // count system calls per round trip (strace, syscalls.hpp)
+    bool server_baseline = false;  // --sim: also measure the minimal Asio line server (line_server.hpp)
     std::string child_impl;  // hidden: measure one implementation in this process
 };
 

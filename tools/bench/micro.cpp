@@ -1,9 +1,12 @@
 // tw bench micro, the harness (micro.hpp): picks the figures, measures both
 // sides of each (in this process for timing figures; in fresh child processes,
 // child.hpp, for memory and idle figures, so that earlier figures and the
-// other side do not pollute RSS or CPU time: the median of three children per
-// side), judges targets and hands the rows to the report (report.hpp). The
-// figures and baselines themselves are micro_figures.cpp.
+// other side do not pollute RSS or CPU time), judges targets and hands the rows
+// to the report (report.hpp). Each side is measured --runs times (default 5),
+// the two sides taking turns so that both see the same machine: the figures
+// are the medians, and the spread is the lowest and highest ratio of a tw run
+// to the baseline run beside it, so one noisy run shows instead of passing
+// for the figure. The figures and baselines themselves are micro_figures.cpp.
 //
 //   tw bench micro --only io_suspend_resume --side tw --iterations 100000
 //                  exactly N iterations, no warm-up, one run (for callgrind:
@@ -15,6 +18,7 @@
 #include "micro_figures.hpp"
 #include "report.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -34,6 +38,8 @@ struct result {
     const figure_def* def;
     std::optional<double> value;
     std::optional<double> baseline_value;
+    std::optional<double> ratio_min, ratio_max;  // over the pairs of runs
+    std::size_t runs = 0;
     std::optional<double> ratio() const {
         if (!value || !baseline_value || *baseline_value == 0) return std::nullopt;
         return *value / *baseline_value;
@@ -73,25 +79,29 @@ double run_child(const figure_def& f, const char* side, bool quick) {
     }
 }
 
-result measure(const figure_def& f, const config& cfg) {
-    result r{&f, std::nullopt, std::nullopt};
-    if (f.isolated) {
-        std::vector<double> tw_runs, base_runs;
-        for (int i = 0; i < 3; ++i) {
-            if (cfg.want_tw) tw_runs.push_back(run_child(f, "tw", cfg.quick));
-            if (cfg.want_base) base_runs.push_back(run_child(f, "baseline", cfg.quick));
-        }
-        if (cfg.want_tw) r.value = median(tw_runs);
-        if (cfg.want_base) r.baseline_value = median(base_runs);
-        return r;
+result measure(const figure_def& f, const config& cfg, std::size_t runs) {
+    result r{&f, std::nullopt, std::nullopt, std::nullopt, std::nullopt, runs};
+    std::vector<double> tw_runs, base_runs;
+    for (std::size_t i = 0; i < runs; ++i) {
+        if (cfg.want_tw) tw_runs.push_back(f.isolated ? run_child(f, "tw", cfg.quick) : f.tw_side(cfg));
+        if (cfg.want_base) base_runs.push_back(f.isolated ? run_child(f, "baseline", cfg.quick) : f.base_side(cfg));
     }
-    if (cfg.want_tw) r.value = f.tw_side(cfg);
-    if (cfg.want_base) r.baseline_value = f.base_side(cfg);
+    if (cfg.want_tw) r.value = median(tw_runs);
+    if (cfg.want_base) r.baseline_value = median(base_runs);
+    if (cfg.want_tw && cfg.want_base) {
+        for (std::size_t i = 0; i < runs; ++i) {
+            if (base_runs[i] == 0) continue;
+            const double q = tw_runs[i] / base_runs[i];
+            r.ratio_min = std::min(r.ratio_min.value_or(q), q);
+            r.ratio_max = std::max(r.ratio_max.value_or(q), q);
+        }
+    }
     return r;
 }
 
 micro_row to_row(const result& r) {
-    return {r.def->name, r.def->unit, r.def->baseline, r.value, r.baseline_value, r.ratio(), r.target(), r.status()};
+    return {r.def->name, r.def->unit,      r.def->baseline, r.value, r.baseline_value, r.ratio(),
+            r.target(),  r.status(),       r.ratio_min,     r.ratio_max, r.runs};
 }
 
 }  // namespace
@@ -134,7 +144,8 @@ void run_micro(const micro_options& o) {
     std::vector<micro_row> rows;
     for (auto* f : chosen) {
         spdlog::info("bench: measuring {}", f->name);
-        rows.push_back(to_row(measure(*f, cfg)));
+        // A fixed iteration count is for a profiler: one run.
+        rows.push_back(to_row(measure(*f, cfg, o.iterations ? 1 : o.runs)));
     }
     if (o.json)
         print_micro_json(machine, rows);

@@ -26,6 +26,7 @@ struct micro_options {
     std::vector<std::string> only;
     std::string side = "both";   // tw | baseline | both
     std::size_t iterations = 0;  // fixed count: no warm-up, one run
+    std::size_t runs = 5;        // measurements per side and figure: the median is reported, with the spread of the ratios
     std::string child_side;      // hidden: run one side of one figure, print the raw value
 };
 

@@ -37,11 +37,13 @@ struct micro_row {
     std::optional<double> ratio;
     std::string target;  // "ratio <= 1.2", ">= 100000" or ""
     std::string status;  // "met", "missed", "n/a" or ""
+    std::optional<double> ratio_min, ratio_max;  // the spread: lowest and highest ratio of one run to the baseline's beside it
+    std::size_t runs = 0;                        // runs per side; the values are their medians
 };
 
 // Table: the figures, then the baselines in words. With quick, targets are not judged.
 void print_micro_table(const std::string& machine, const std::vector<micro_row>& rows, bool quick);
-// {"machine", "figures": [{name, value, unit, baseline, baseline_value, ratio}]}
+// {"machine", "figures": [{name, value, unit, baseline, baseline_value, ratio, ratio_min, ratio_max, runs}]}
 void print_micro_json(const std::string& machine, const std::vector<micro_row>& rows);
 
 // ---- tw bench fanout ----
@@ -55,6 +57,12 @@ struct fanout_result {
     double get(const char* k) const;
 };
 
+// One server's CPU per round trip under the same client (--server-baseline).
+struct server_row {
+    std::string name;
+    double cpu_us_per_rt = 0;
+};
+
 // What was run, for the headers.
 struct fanout_run {
     std::size_t connections = 0;
@@ -62,11 +70,13 @@ struct fanout_run {
     std::size_t rounds = 0;
     std::string query;
     std::optional<std::string> latency;  // the simulator's, with --sim only
+    std::vector<server_row> servers;     // tw sim first, then its baseline; empty unless asked
 };
 
 // Ratios are to the asio-callbacks result when it was run.
 void print_fanout_table(const std::string& machine, const fanout_run& run, const std::vector<fanout_result>& rs);
-// {"machine", "latency", "results": [{...the child's keys..., "impl", "cpu_ratio"}]}
+// {"machine", "latency", "results": [{...the child's keys..., "impl", "cpu_ratio"}],
+//  "servers": [{"server", "cpu_us_per_rt", "rt_per_cpu_s"}], "server_ratio"} (servers when measured)
 void print_fanout_json(const std::string& machine, const fanout_run& run, const std::vector<fanout_result>& rs);
 
 }  // namespace tw::cli::bench

@@ -1,8 +1,9 @@
 // tw bench micro and tw bench fanout: the command lines (options, defaults,
 // help). The benchmarks themselves live under tools/bench/: micro.cpp (figures
 // and baselines), fanout.cpp (the fan-out parent), fanout_clients.cpp (the
-// clients), child.cpp (child processes), report.cpp (tables and JSON);
-// docs/BENCHMARKS.md says what they measure.
+// clients), syscalls.cpp (system calls counted under strace), line_server.cpp
+// (tw bench line-server, the server baseline), child.cpp (child processes),
+// report.cpp (tables and JSON); docs/BENCHMARKS.md says what they measure.
 //
 // Errors: bad option values are usage errors (exit 2) from CLI11 or the
 // benchmarks' own checks; a failed measurement is exit 1.
@@ -13,6 +14,8 @@
 //   tw bench micro --quick            tiny counts (smoke test; numbers meaningless)
 //   tw bench fanout --sim 100 --rounds 200 [--latency 200us] [--json]
 //   tw bench fanout --targets 127.0.0.1:5025+4 --connections 16 --rounds 100
+//   tw bench fanout --sim 1000 --syscalls --server-baseline
+//   tw bench line-server --ports 16 [--latency 200us]
 
 #include "commands.hpp"
 #include "verb_util.hpp"
@@ -20,7 +23,10 @@
 #include <memory>
 
 #include "../bench/fanout.hpp"
+#include "../bench/line_server.hpp"
 #include "../bench/micro.hpp"
+
+#include <tw/duration.hpp>
 
 namespace tw::cli {
 
@@ -38,11 +44,28 @@ void add_bench_command(CLI::App& app) {
     // A billion switches or spawns already take minutes: more is a typo.
     count_option(*micro, "--iterations", opts->iterations,
                  "Run exactly N iterations once, without warm-up (timing figures; for profilers)", 1, 1'000'000'000);
+    count_option(*micro, "--runs", opts->runs, "Runs per side and figure, taking turns: medians, and the spread of the ratios", 1, 100)
+        ->capture_default_str();
     micro->add_option("--child-side", opts->child_side, "internal: measure one side in this process")
         ->check(CLI::IsMember({"tw", "baseline"}))
         ->group("");
     micro->callback([opts] { bench::run_micro(*opts); });
     add_bench_fanout_command(*bench);
+
+    auto line = std::make_shared<bench::line_server_options>();
+    auto* ls = bench->add_subcommand("line-server", "A minimal Asio line server: the baseline tw bench fanout --server-baseline holds tw sim to");
+    count_option(*ls, "--ports", line->ports, "Ports to listen on (picked by the system)", 1, k_max_ports)->capture_default_str();
+    ls->add_option("--latency", line->latency, "Delay before each reply (DUR: 200us)")
+        ->capture_default_str()
+        ->check([](const std::string& v) {
+            try {
+                (void)tw::parse_duration(v);
+                return std::string();
+            } catch (const std::invalid_argument& e) {
+                return std::string(e.what());
+            }
+        });
+    ls->callback([line] { bench::run_line_server(*line); });
 }
 
 void add_bench_fanout_command(CLI::App& bench) {
@@ -65,6 +88,10 @@ void add_bench_fanout_command(CLI::App& bench) {
         ->option_text("fiber,asio-callbacks,asio-spawn,threads,python-asyncio");
     cmd->add_option("--query", o->query, "The query line sent each round trip")->capture_default_str();
     cmd->add_flag("--json", o->json, "Print JSON instead of a table");
+    cmd->add_flag("--syscalls", o->syscalls,
+                  "Also count system calls per round trip: each client twice more under strace (R and 2R round trips)");
+    cmd->add_flag("--server-baseline", o->server_baseline,
+                  "With --sim: also serve the same ports from a minimal Asio line server and compare the servers' CPU");
     cmd->add_option("--child-impl", o->child_impl, "internal: measure one implementation in this process")->group("");
     cmd->callback([o] { run_fanout(*o); });
 }
