@@ -112,7 +112,8 @@ std::vector<usage_case> numeric_cases() {
     c.push_back({"rpc http://127.0.0.1:1/rpc --batch", "--batch"});
     c.push_back({"rpc http://127.0.0.1:1/rpc --batch-file " + ::testing::TempDir() + "tw_no_such_dir/b.json", "--batch-file.*cannot read"});
 
-    add_flags(c, "bench micro", {"--iterations"}, {"--iterations"});
+    add_flags(c, "bench micro", {"--iterations", "--runs"}, {"--iterations", "--runs"});
+    add_flags(c, "bench line-server", {"--ports", "--latency"}, {"--ports"});
     add_flags(c, "bench fanout --sim 2", {"--rounds", "--sim-ports", "--latency"}, {"--rounds", "--sim-ports"});
     add_flags(c, "bench fanout --rounds 1", {"--sim"}, {"--sim"});
     add_flags(c, "bench fanout --targets 127.0.0.1:1", {"--connections"}, {"--connections"});
