@@ -1,7 +1,11 @@
 #include <tw/drivers/tcp_stream.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -98,29 +102,59 @@ void tcp_stream::write(std::string_view data) { write_parts(data, {}); }
 
 void tcp_stream::write_line(std::string_view line) { write_parts(line, "\n"); }
 
+namespace {
+
+// Sends what the socket takes at once, never waiting (MSG_DONTWAIT, whatever
+// the socket's mode; MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE).
+// Returns the bytes sent: 0 with `ec` clear when the send buffer is full.
+std::size_t send_now(int fd, std::string_view first, std::string_view second, boost::system::error_code& ec) {
+    for (;;) {
+        ssize_t n;
+        if (second.empty()) {
+            n = ::send(fd, first.data(), first.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            iovec iov[2] = {{const_cast<char*>(first.data()), first.size()}, {const_cast<char*>(second.data()), second.size()}};
+            msghdr m{};
+            m.msg_iov = iov;
+            m.msg_iovlen = 2;
+            n = ::sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) ec.assign(errno, boost::asio::error::get_system_category());
+        return 0;
+    }
+}
+
+}  // namespace
+
+// A request almost always fits the socket's send buffer, so each part is sent
+// at once (send_now) and the fiber never suspends for it: an asynchronous
+// write that completes at once still parks the fiber until Asio runs its
+// handler from the queue — two fiber switches and a trip through the
+// scheduler for every query. Only what the socket does not take at once goes
+// through async_write_some, which waits for room under the fiber's deadline.
 // A loop of async_write_some, not boost::asio::async_write: the composed
 // operation puts a cancellation_state into the fiber's cancellation slot, a
 // handler of another size than a plain read's, so Asio could not reuse the
 // slot's memory and every query paid an aligned malloc and a free for it
-// (~250 instructions, docs/BENCHMARKS.md). With write_some the slot holds the
-// same small handler for writes and reads. A line almost always goes out in
-// the first write_some; the loop sends what a short write left.
+// (~250 instructions, docs/BENCHMARKS.md).
 void tcp_stream::write_parts(std::string_view first, std::string_view second) {
     if (!socket_.is_open()) fail_not_open();
-    if (first.empty() && second.empty()) {
-        // Nothing to send, but still a cancellation point, as every write is.
-        tw::check_cancelled();
-        return;
-    }
+    // Every write is a cancellation point, also one that does not wait.
+    tw::check_cancelled();
     while (!first.empty() || !second.empty()) {
-        const std::array<boost::asio::const_buffer, 2> bufs{boost::asio::buffer(first.data(), first.size()),
-                                                            boost::asio::buffer(second.data(), second.size())};
         boost::system::error_code ec;
-        const std::size_t n = second.empty() ? socket_.async_write_some(bufs[0], tw::yield[ec])
-                                             : socket_.async_write_some(bufs, tw::yield[ec]);
-        // No progress without an error cannot happen for a non-empty send;
-        // treat it as a failure rather than loop (async_write gives up too).
-        if (!ec && n == 0) ec = boost::asio::error::broken_pipe;
+        std::size_t n = first.empty() ? send_now(socket_.native_handle(), second, {}, ec)
+                                      : send_now(socket_.native_handle(), first, second, ec);
+        if (!ec && n == 0) {
+            const std::array<boost::asio::const_buffer, 2> bufs{boost::asio::buffer(first.data(), first.size()),
+                                                                boost::asio::buffer(second.data(), second.size())};
+            n = second.empty() ? socket_.async_write_some(bufs[0], tw::yield[ec]) : socket_.async_write_some(bufs, tw::yield[ec]);
+            // No progress without an error cannot happen for a non-empty send;
+            // treat it as a failure rather than loop (async_write gives up too).
+            if (!ec && n == 0) ec = boost::asio::error::broken_pipe;
+        }
         if (ec) fail(ec, "write failed");
         const std::size_t from_first = std::min(n, first.size());
         first.remove_prefix(from_first);
