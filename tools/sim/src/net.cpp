@@ -73,6 +73,13 @@ bool wait_for_request(tcp::socket& s, const server_options& o) {
 }
 
 bool write_bounded(tcp::socket& s, std::string_view bytes, const server_options& o) {
+    // A reply almost always fits the socket's send buffer: sent at once, the
+    // fiber does not suspend (an Asio write that completes at once still
+    // parks it until its handler runs from the queue). What the socket does
+    // not take goes through the bounded asynchronous write below.
+    const ssize_t sent = ::send(s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent > 0) bytes.remove_prefix(static_cast<std::size_t>(sent));
+    if (bytes.empty()) return true;
     boost::system::error_code ec;
     bool timed_out = false;
     try {
