@@ -30,7 +30,15 @@ namespace tw::cli {
 
 namespace detail {
 inline volatile std::sig_atomic_t early_interrupt = 0;
+inline int early_interrupts_in_scope = 0;  // early_interrupts objects alive (main thread)
 extern "C" inline void note_early_interrupt(int) { early_interrupt = 1; }
+inline void note_interrupts(struct sigaction* old_int, struct sigaction* old_term) {
+    struct sigaction sa {};
+    sa.sa_handler = note_early_interrupt;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, old_int);
+    ::sigaction(SIGTERM, &sa, old_term);
+}
 }  // namespace detail
 
 // Keeps a Ctrl-C (SIGINT or SIGTERM) that arrives while a command starts up —
@@ -43,15 +51,13 @@ class early_interrupts {
 public:
     early_interrupts() {
         detail::early_interrupt = 0;
-        struct sigaction sa {};
-        sa.sa_handler = detail::note_early_interrupt;
-        sigemptyset(&sa.sa_mask);
-        ::sigaction(SIGINT, &sa, &old_int_);
-        ::sigaction(SIGTERM, &sa, &old_term_);
+        detail::note_interrupts(&old_int_, &old_term_);
+        ++detail::early_interrupts_in_scope;
     }
     early_interrupts(const early_interrupts&) = delete;
     early_interrupts& operator=(const early_interrupts&) = delete;
     ~early_interrupts() {
+        --detail::early_interrupts_in_scope;
         ::sigaction(SIGINT, &old_int_, nullptr);
         ::sigaction(SIGTERM, &old_term_, nullptr);
     }
@@ -95,6 +101,12 @@ bool run_interruptible(tw::runtime& rt, F&& work) {
         } catch (const std::exception&) {
         }
     });
+    // Asio's signal_set, once gone, leaves SIGINT and SIGTERM at their default
+    // action, not at the handler before it: a second Ctrl-C (or timeout(1),
+    // which signals the command and then its process group) would kill the
+    // command while it writes its table and report. While an early_interrupts
+    // is in scope, signals are noted again until the command ends.
+    if (detail::early_interrupts_in_scope) detail::note_interrupts(nullptr, nullptr);
     if (error) std::rethrow_exception(error);
     return interrupted;
 }
