@@ -23,6 +23,8 @@ void yield_core::resume_parked() noexcept {
     }
 }
 
+void yield_core::resume_here() noexcept { fs->signals().resume_inline(ctx, fs); }
+
 void worker_signals::resume_inline(boost::fibers::context* c, fiber_state* fs) noexcept {
     // Switch to the fiber now; passing the dispatcher puts it back in the
     // ready queue (as Boost.Fiber's own loop does), and the switch back
