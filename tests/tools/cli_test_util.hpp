@@ -32,6 +32,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -124,8 +125,13 @@ inline std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+// Atomically (a file of its own, then renamed): CTest runs each test in a
+// process of its own, several at once, and test binaries write their fixture
+// files while they start, so another process may be reading the same path.
 inline void write_file(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary) << text;
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    std::ofstream(tmp, std::ios::binary) << text;
+    std::filesystem::rename(tmp, path);
 }
 
 // A JSON report written by tw (tune --report, apply's input).
