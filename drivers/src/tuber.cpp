@@ -5,8 +5,10 @@
 
 #include "text.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
@@ -59,20 +61,46 @@ json::value python_default(std::string_view text) {
 
 std::string json_text(const json::value& v) { return json::serialize(v); }
 
-json::object call_object(std::string_view object, std::string_view method, json::array args, json::object kwargs) {
-    json::object o;
-    o["object"] = json::string(object);
-    o["method"] = json::string(method);
-    o["args"] = std::move(args);
-    o["kwargs"] = std::move(kwargs);
-    return o;
+// Appends v's JSON text to out, without a string of its own in between.
+template <class T>
+void append_json(std::string& out, const T& v) {
+    json::serializer sr;
+    sr.reset(&v);
+    // Arguments are mostly a few numbers: one read usually does, and a
+    // serializer that never has to suspend allocates nothing.
+    std::size_t room = 128;
+    while (!sr.done()) {
+        const auto used = out.size();
+        out.resize(used + room);
+        out.resize(used + sr.read(out.data() + used, room).size());
+        room *= 2;
+    }
 }
 
-json::object property_object(std::string_view object, std::string_view name) {
-    json::object o;
-    o["object"] = json::string(object);
-    o["property"] = json::string(name);
-    return o;
+std::string json_string(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
+
+// Requests are written as JSON text directly rather than built as a tree and
+// serialised: a tuning sweep sends thousands of calls per board, and a tree
+// per call (built, serialised, destroyed) was a large share of tw tune's
+// client time. Names are escaped by Boost.JSON; the text is what serialising
+// {"object", "method", "args", "kwargs"} in that order gave.
+//
+// A method call up to its arguments: {"object":"Board","method":"get_samples","args":
+std::string call_prefix(std::string_view object, std::string_view method) {
+    return "{\"object\":" + json_string(object) + ",\"method\":" + json_string(method) + ",\"args\":";
+}
+
+// The rest of a call after call_prefix: [0],"kwargs":{"n":256}}
+void append_call_arguments(std::string& out, const json::array& args, const json::object& kwargs) {
+    append_json(out, args);
+    out += ",\"kwargs\":";
+    append_json(out, kwargs);
+    out += '}';
+}
+
+// A property read: {"object":"Board","property":"SERIAL"}
+std::string property_request(std::string_view object, std::string_view name) {
+    return "{\"object\":" + json_string(object) + ",\"property\":" + json_string(name) + "}";
 }
 
 std::string error_message_of(const json::value& err) {
@@ -102,12 +130,12 @@ result parse_result(const std::string& address, const std::string& name, const j
     }
     auto* r = o.if_contains("result");
     if (!r) return result(std::make_exception_ptr(protocol_error(address, fmt::format("{}: reply has neither result nor error: {}", name, json_text(entry)))));
-    return result(*r, warnings_of(o));
+    return result(json::value(*r, json::storage_ptr()), warnings_of(o));
 }
 
-json::value parse_reply(const std::string& address, const http_reply& r) {
+json::value parse_reply(const std::string& address, const http_reply& r, json::storage_ptr sp) {
     boost::system::error_code ec;
-    auto v = json::parse(r.body, ec);
+    auto v = json::parse(r.body, ec, std::move(sp));
     if (ec) {
         if (r.status != 200)
             throw protocol_error(address, fmt::format("HTTP {} {}", r.status, r.reason), static_cast<int>(r.status), r.reason);
@@ -122,21 +150,31 @@ json::value parse_reply(const std::string& address, const http_reply& r) {
     return v;
 }
 
-std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::string>& names, const json::value& v) {
-    const auto n = names.size();
+namespace {
+
+// parse_batch_reply with the call names looked up only for messages:
+// name_of(i) is call i's "Object.method".
+template <class NameOf>
+std::vector<result> batch_results(const std::string& address, std::size_t n, NameOf name_of, const json::value& v) {
     std::vector<result> out;
     if (v.is_object() && v.get_object().contains("error")) {
         // The whole request was refused: every call gets that error.
         auto msg = error_message_of(v.get_object().at("error"));
         for (std::size_t i = 0; i < n; ++i)
-            out.emplace_back(std::make_exception_ptr(protocol_error(address, fmt::format("{}: {}", names[i], msg), 0, msg)));
+            out.emplace_back(std::make_exception_ptr(protocol_error(address, fmt::format("{}: {}", name_of(i), msg), 0, msg)));
         return out;
     }
     if (!v.is_array() || v.get_array().size() != n)
         throw protocol_error(address, fmt::format("batch of {} calls: the reply is not an array of {} results", n, n));
     out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) out.push_back(parse_result(address, names[i], v.get_array()[i]));
+    for (std::size_t i = 0; i < n; ++i) out.push_back(parse_result(address, name_of(i), v.get_array()[i]));
     return out;
+}
+
+}  // namespace
+
+std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::string>& names, const json::value& v) {
+    return batch_results(address, names.size(), [&](std::size_t i) -> const std::string& { return names[i]; }, v);
 }
 
 object_info parse_description(const std::string& address, std::string_view object, const json::value& v) {
@@ -254,14 +292,20 @@ void client::warn(const std::string& call, const std::string& warning) const {
 }
 
 json::value client::request(const json::value& body, bool continue_on_error) {
+    return request_text(json::serialize(body), continue_on_error);
+}
+
+json::value client::request_text(std::string body, bool continue_on_error, json::storage_ptr sp) {
     http_connection::headers h;
     if (continue_on_error) h.emplace_back("X-Tuber-Options", "continue-on-error");
-    return parse_reply(address(), http_.post(opts_.target, json::serialize(body), h));
+    return parse_reply(address(), http_.post(opts_.target, std::move(body), h), std::move(sp));
 }
 
 reply client::call_with_warnings(std::string_view object, std::string_view method, json::array args, json::object kwargs) {
     const auto name = fmt::format("{}.{}", object, method);
-    auto v = request(call_object(object, method, std::move(args), std::move(kwargs)));
+    auto body = call_prefix(object, method);
+    append_call_arguments(body, args, kwargs);
+    auto v = request_text(std::move(body), false);
     auto r = parse_result(address(), name, v);
     reply out{r.value(), r.warnings()};  // value() rethrows the call's error
     return out;
@@ -276,7 +320,7 @@ json::value client::call(std::string_view object, std::string_view method, json:
 
 json::value client::property(std::string_view object, std::string_view name) {
     const auto what = fmt::format("{}.{}", object, name);
-    auto r = parse_result(address(), what, request(property_object(object, name)));
+    auto r = parse_result(address(), what, request_text(property_request(object, name), false));
     for (auto& w : r.warnings()) warn(what, w);
     return r.value();
 }
@@ -314,28 +358,54 @@ void client::forget_metadata() {
     cache_.clear();
 }
 
+std::uint32_t batch::target_of(bool property, std::string_view object, std::string_view member) {
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+        const auto& t = targets_[i];
+        if (t.property == property && t.object == object && t.member == member) return static_cast<std::uint32_t>(i);
+    }
+    target t{property, std::string(object), std::string(member), fmt::format("{}.{}", object, member),
+             property ? property_request(object, member) : call_prefix(object, member)};
+    targets_.push_back(std::move(t));
+    return static_cast<std::uint32_t>(targets_.size() - 1);
+}
+
 std::size_t batch::call(std::string_view object, std::string_view method, json::array args, json::object kwargs) {
-    calls_.push_back(call_object(object, method, std::move(args), std::move(kwargs)));
-    names_.push_back(fmt::format("{}.{}", object, method));
-    return calls_.size() - 1;
+    const auto t = target_of(false, object, method);
+    if (!targets_of_calls_.empty()) calls_ += ',';
+    calls_ += targets_[t].prefix;
+    append_call_arguments(calls_, args, kwargs);
+    targets_of_calls_.push_back(t);
+    return targets_of_calls_.size() - 1;
 }
 
 std::size_t batch::property(std::string_view object, std::string_view name) {
-    calls_.push_back(property_object(object, name));
-    names_.push_back(fmt::format("{}.{}", object, name));
-    return calls_.size() - 1;
+    const auto t = target_of(true, object, name);
+    if (!targets_of_calls_.empty()) calls_ += ',';
+    calls_ += targets_[t].prefix;
+    targets_of_calls_.push_back(t);
+    return targets_of_calls_.size() - 1;
 }
 
 std::vector<result> batch::execute() {
-    json::array calls = std::move(calls_);
-    auto names = std::move(names_);
-    calls_ = {};
-    names_ = {};
-    if (calls.empty()) return {};
-    auto v = client_->request(json::value(std::move(calls)), continue_on_error_);
-    auto out = parse_batch_reply(client_->address(), names, v);
+    // Emptied before sending, so the batch is reusable whatever happens.
+    auto body = "[" + std::move(calls_) + "]";
+    const auto targets = std::move(targets_);
+    const auto of_calls = std::move(targets_of_calls_);
+    calls_.clear();
+    targets_.clear();
+    targets_of_calls_.clear();
+    if (of_calls.empty()) return {};
+    auto name_of = [&](std::size_t i) -> const std::string& { return targets[of_calls[i]].name; };
+    // The reply's tree lives in one arena dropped at once (no walk, no frees);
+    // the results copy their values out of it.
+    json::monotonic_resource arena;
+    std::vector<result> out;
+    {
+        const auto v = client_->request_text(std::move(body), continue_on_error_, &arena);
+        out = batch_results(client_->address(), of_calls.size(), name_of, v);
+    }
     for (std::size_t i = 0; i < out.size(); ++i)
-        for (auto& w : out[i].warnings()) client_->warn(names[i], w);
+        for (auto& w : out[i].warnings()) client_->warn(name_of(i), w);
     return out;
 }
 

@@ -10,7 +10,8 @@
 //   scripted_server    a TCP server on a fiber of the test's runtime whose
 //                      connection handler the test writes (misbehaving peers:
 //                      oversized replies, a reply cut once, replies out of order).
-//   read_http_request  on a fiber: reads one HTTP request (headers and body).
+//   read_http_request  on a fiber: reads one HTTP request (headers and body);
+//                      returns the body.
 //   http_ok(body)      an HTTP/1.1 200 reply carrying a JSON body.
 //   json_peer          a scripted_server that answers every POST with one
 //                      crafted JSON body (a hostile or broken Tuber board or
@@ -132,9 +133,9 @@ private:
     tw::task<void> acceptor_task_;
 };
 
-// Reads one HTTP request (headers and Content-Length body) from `sock`;
-// `buf` keeps bytes of a pipelined next request.
-inline void read_http_request(tcp::socket& sock, std::string& buf) {
+// Reads one HTTP request (headers and Content-Length body) from `sock` and
+// returns its body; `buf` keeps bytes of a pipelined next request.
+inline std::string read_http_request(tcp::socket& sock, std::string& buf) {
     auto n = boost::asio::async_read_until(sock, boost::asio::dynamic_buffer(buf), "\r\n\r\n", tw::yield);
     auto head = buf.substr(0, n);
     std::size_t len = 0;
@@ -144,7 +145,9 @@ inline void read_http_request(tcp::socket& sock, std::string& buf) {
         auto k = sock.async_read_some(boost::asio::buffer(tmp), tw::yield);
         buf.append(tmp, k);
     }
+    auto body = buf.substr(n, len);
     buf.erase(0, n + len);
+    return body;
 }
 
 inline std::string http_ok(const std::string& body) {

@@ -7,6 +7,7 @@
 
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -67,6 +68,14 @@ TEST(TuberReplies, ParsedWithoutAConnection) {
     ASSERT_EQ(rs.size(), 2u);
     EXPECT_THAT(rs[1].error_message(), HasSubstr("Board.b: refused"));
     EXPECT_THROW(tw::tuber::parse_batch_reply(a, {"Board.a", "Board.b"}, json::parse(R"([{"result":1}])")), tw::protocol_error);
+    {
+        // A result's value is the caller's: copied out of the reply's storage.
+        json::monotonic_resource arena;
+        const auto entry = json::parse(R"({"result":{"i":[1,2]}})", &arena);
+        r = tw::tuber::parse_result(a, "Board.x", entry);
+    }
+    EXPECT_EQ(r.value().storage().get(), json::storage_ptr().get());
+    EXPECT_EQ(r.value(), json::parse(R"({"i":[1,2]})"));
     auto info = tw::tuber::parse_description(
         a, "Board", json::parse(R"j({"__doc__":"d","methods":{"m":{"__signature__":"(self, n=2)"}},"properties":{"P":1}})j"));
     EXPECT_EQ(info.doc, "d");
@@ -159,6 +168,43 @@ TEST(TuberSim, BatchResultsInOrderWithAnErrorPerFailedCall) {
         r = go_on.execute();
         EXPECT_FALSE(r[0].ok());
         EXPECT_DOUBLE_EQ(r[1].value().to_number<double>(), 4.2e6);
+    });
+}
+
+TEST(TuberBatch, SendsNamesThatNeedEscapingAsJsonAndItsResultsOutliveIt) {
+    clients c;
+    c.call([&] {
+        std::vector<std::string> bodies;
+        scripted_server srv(c.rt(), [&](tcp::socket& sock, std::size_t) {
+            std::string buf;
+            for (;;) {
+                bodies.push_back(read_http_request(sock, buf));
+                const auto reply = http_ok(R"([{"result":{"i":1.5,"q":-2}},{"result":"x"},{"result":[1,{"a":null}]}])");
+                boost::asio::async_write(sock, boost::asio::buffer(reply), tw::yield);
+            }
+        });
+        tw::tuber::client t(srv.address());
+        std::vector<tw::tuber::result> results;
+        {
+            tw::tuber::batch b(t);
+            b.call("Bo\"ard\\", "get_\n\xc3\xa9\x01", {0, 2.5, "s"}, {{"n", 16}});
+            b.property("Board", "SER\"IAL");
+            b.call("Board", "get");
+            EXPECT_EQ(b.size(), 3u);
+            results = b.execute();
+            EXPECT_TRUE(b.empty());
+        }
+        ASSERT_EQ(bodies.size(), 1u);
+        EXPECT_EQ(json::parse(bodies[0]), json::parse(R"([
+            {"object": "Bo\"ard\\", "method": "get_\n\u00e9\u0001", "args": [0, 2.5, "s"], "kwargs": {"n": 16}},
+            {"object": "Board", "property": "SER\"IAL"},
+            {"object": "Board", "method": "get", "args": [], "kwargs": {}}])"));
+        ASSERT_EQ(results.size(), 3u);
+        EXPECT_EQ(results[0].value(), json::parse(R"({"i":1.5,"q":-2})"));
+        EXPECT_EQ(results[1].value(), "x");
+        json::value kept = results[2].value();
+        results.clear();
+        EXPECT_EQ(kept, json::parse(R"([1,{"a":null}])"));
     });
 }
 

@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <map>
@@ -42,6 +43,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include <tw/drivers/errors.hpp>
@@ -120,9 +122,12 @@ private:
 // and the call names ("Object.method") are for messages.
 // Errors: protocol_error as the client's.
 //
-// A reply's HTTP status and body -> its JSON value.
-json::value parse_reply(const std::string& address, const http_reply& r);
+// A reply's HTTP status and body -> its JSON value, its tree allocated from
+// `sp` (e.g. a json::monotonic_resource dropped at once with the reply).
+json::value parse_reply(const std::string& address, const http_reply& r, json::storage_ptr sp = {});
 // One call's entry of a reply -> its result (the board's error inside it).
+// The result's value is a copy in the default storage, whatever storage
+// `entry` lives in, so it may outlive the reply.
 result parse_result(const std::string& address, const std::string& call, const json::value& entry);
 // A batch's reply -> one result per call in `calls`, in order.
 std::vector<result> parse_batch_reply(const std::string& address, const std::vector<std::string>& calls,
@@ -159,6 +164,11 @@ public:
     void warn(const std::string& call, const std::string& warning) const;
 
 private:
+    friend class batch;
+    // request() for a body already serialised; the reply's tree is allocated
+    // from `sp`.
+    json::value request_text(std::string body, bool continue_on_error, json::storage_ptr sp = {});
+
     options opts_;
     http_connection http_;
     std::mutex cache_mtx_;
@@ -175,8 +185,8 @@ public:
     // Queue a call or property read; returns its index in the results.
     std::size_t call(std::string_view object, std::string_view method, json::array args = {}, json::object kwargs = {});
     std::size_t property(std::string_view object, std::string_view name);
-    std::size_t size() const noexcept { return calls_.size(); }
-    bool empty() const noexcept { return calls_.empty(); }
+    std::size_t size() const noexcept { return targets_of_calls_.size(); }
+    bool empty() const noexcept { return targets_of_calls_.empty(); }
 
     // Sends everything queued (one POST) and clears the queue. Errors of single
     // calls are in their results; a failed exchange (timeout, connection,
@@ -184,10 +194,23 @@ public:
     std::vector<result> execute();
 
 private:
+    // A distinct method or property the queued calls address: its name for
+    // messages and the JSON text each call to it starts with. A tuning sweep
+    // queues thousands of calls to two or three of these, so each call costs
+    // an index instead of a string and a JSON object of its own.
+    struct target {
+        bool property;
+        std::string object, member;
+        std::string name;    // "Object.member"
+        std::string prefix;  // {"object":"Object","method":"member","args":  (or the whole property request)
+    };
+    std::uint32_t target_of(bool property, std::string_view object, std::string_view member);
+
     client* client_;
     bool continue_on_error_;
-    json::array calls_;
-    std::vector<std::string> names_;  // "Object.method" per call, for messages
+    std::string calls_;  // the queued calls as JSON text, comma separated
+    std::vector<target> targets_;
+    std::vector<std::uint32_t> targets_of_calls_;  // index into targets_, per call
 };
 
 }  // namespace tw::tuber
