@@ -3,7 +3,7 @@
 // board_replies.json. The recording was made before the reply writer and the
 // S21 product were reworked for speed, so a difference is a change of the wire
 // (or of the physics) — make it on purpose, then record again:
-//     TW_RECORD_BOARD_REPLIES=1 build/tests/sim/sim_board_test
+//     TW_RECORD_BOARD_REPLIES=1 build/bin/sim_board_test
 // Replies (and requests) longer than k_max_shown bytes are kept as their size
 // and FNV-1a hash, which keeps the file small enough to read.
 #include "board.hpp"
