@@ -5,8 +5,12 @@
 #include <tw/duration.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <complex>
+#include <limits>
 #include <numeric>
+#include <span>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -79,6 +83,54 @@ TEST(Physics, TransmissionIsNearOneFarFromEveryResonator) {
     for (std::size_t k = 0; k < 5; ++k) EXPECT_NEAR(std::abs(tw::sim::s21(r, gaps[k].second)), 1.0, 0.05);
     std::vector<tw::sim::resonator> none;
     EXPECT_EQ(tw::sim::s21(none, 5e6), std::complex<double>(1, 0));
+}
+
+namespace {
+
+// S21 as first written, with std::complex division: s21 must give the same
+// bits, so that a board serves what it always served.
+std::complex<double> reference_s21(std::span<const tw::sim::resonator> resonators, double f) {
+    std::complex<double> s(1.0, 0.0);
+    for (const auto& r : resonators) s *= 1.0 - r.depth / std::complex<double>(1.0, 2.0 * r.q * (f - r.f) / r.f);
+    return s;
+}
+
+bool same_bits(std::complex<double> a, std::complex<double> b) {
+    return std::bit_cast<std::uint64_t>(a.real()) == std::bit_cast<std::uint64_t>(b.real()) &&
+           std::bit_cast<std::uint64_t>(a.imag()) == std::bit_cast<std::uint64_t>(b.imag());
+}
+
+}  // namespace
+
+TEST(Physics, TransmissionIsBitForBitTheComplexDivisionProduct) {
+    for (std::uint64_t seed : {1u, 2u})
+        for (std::size_t count : {64u, 256u}) {
+            const auto r = tw::sim::make_resonators(seed, 3, count, 4e6, 6e6);
+            std::vector<double> fs;
+            for (int i = 0; i <= 20000; ++i) fs.push_back(4e6 + 100.0 * i);
+            for (const auto& x : r)
+                for (int k = -40; k <= 40; ++k) fs.push_back(x.f + k * x.linewidth() / 7);  // k = 0: exactly on it
+            for (double f : fs) ASSERT_TRUE(same_bits(tw::sim::s21(r, f), reference_s21(r, f))) << "seed " << seed << ", f " << f;
+        }
+    // One resonator at a time, far outside what boards use: zeros, tiny and
+    // huge ratios, |x| = 1 exactly, infinities and NaN.
+    const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+    const double values[] = {0.0, -0.0, 1e-320, 1e-300, 1e-160, 1e-150, 0.5, 1.0, 2.0, 5e6, 1e150, 1e160, 1e290, 1e300, 1e308, inf, nan};
+    for (double f0 : {1.0, 5e6, 1e-300, 1e300})
+        for (double q : {0.5, 1e4, 1e-300, 1e300})
+            for (double depth : values)
+                for (double f : values)
+                    for (double sign : {1.0, -1.0}) {
+                        const tw::sim::resonator one[] = {{f0, q, depth}};
+                        ASSERT_TRUE(same_bits(tw::sim::s21(one, sign * f), reference_s21(one, sign * f)))
+                            << "f0 " << f0 << ", q " << q << ", depth " << depth << ", f " << sign * f;
+                        const tw::sim::resonator negative[] = {{f0, q, -depth}};
+                        ASSERT_TRUE(same_bits(tw::sim::s21(negative, sign * f), reference_s21(negative, sign * f)))
+                            << "f0 " << f0 << ", q " << q << ", depth " << -depth << ", f " << sign * f;
+                    }
+    // |x| = 1 exactly: f − f0 = f0 / (2q).
+    const tw::sim::resonator unit[] = {{4e6, 1e4, 0.7}};
+    for (double f : {4e6 + 200.0, 4e6 - 200.0}) EXPECT_TRUE(same_bits(tw::sim::s21(unit, f), reference_s21(unit, f)));
 }
 
 TEST(Physics, NoiseIsReproducibleAndHasTheSpecifiedSigma) {

@@ -1,8 +1,8 @@
 #include "board.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <functional>
 #include <numbers>
 #include <optional>
 #include <stdexcept>
@@ -40,13 +40,20 @@ struct param_def {
 struct call_context {
     board& b;
     std::vector<std::string>& warnings;
+    json::storage_ptr sp;  // for a result that allocates (get_samples' {"i", "q"}): the caller's scratch
 };
+
+// A call's arguments, bound to the method's parameters: a fixed array rather
+// than a vector, since a call is a few µs and an allocation would be a fair
+// share of it.
+constexpr std::size_t k_max_params = 2;
+using bound_args = std::array<json::value, k_max_params>;
 
 struct method_def {
     const char* name;
     const char* doc;
-    std::vector<param_def> params;
-    std::function<json::value(call_context&, const method_def&, std::vector<json::value>&)> fn;
+    std::vector<param_def> params;  // at most k_max_params
+    json::value (*fn)(call_context&, const method_def&, bound_args&);
 };
 
 // Numbers in messages: integers without a fraction, others in shortest form.
@@ -117,7 +124,7 @@ double number_arg(const method_def& m, std::size_t i, const json::value& v, doub
     return *x;
 }
 
-board::channel_state& channel_arg(call_context& c, const method_def& m, std::vector<json::value>& a) {
+board::channel_state& channel_arg(call_context& c, const method_def& m, bound_args& a) {
     auto ch = integer_arg(m, 0, a[0], 0, static_cast<std::int64_t>(c.b.channels.size()) - 1);
     return c.b.channels[static_cast<std::size_t>(ch)];
 }
@@ -125,7 +132,7 @@ board::channel_state& channel_arg(call_context& c, const method_def& m, std::vec
 const std::vector<method_def>& methods() {
     static const std::vector<method_def> table = {
         {"get_temperature", "FPGA temperature in degrees Celsius (slow drift plus noise).", {},
-         [](call_context& c, const method_def&, std::vector<json::value>&) -> json::value {
+         [](call_context& c, const method_def&, bound_args&) -> json::value {
              const auto& p = c.b.params();
              double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.epoch).count();
              double phase = unit_interval(counter_hash({p.seed, static_cast<std::uint64_t>(stream::fpga_temperature), p.index})) *
@@ -135,24 +142,24 @@ const std::vector<method_def>& methods() {
              return 45.0 + 2.0 * std::sin(2 * std::numbers::pi * t / 600.0 + phase) + 0.05 * noise.real();
          }},
         {"set_frequency", "Set the carrier frequency of a channel, in Hz (FMIN <= hz <= FMAX).", {{"channel", {}}, {"hz", {}}},
-         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value {
+         [](call_context& c, const method_def& m, bound_args& a) -> json::value {
              auto& ch = channel_arg(c, m, a);
              ch.frequency = number_arg(m, 1, a[1], c.b.params().fmin, c.b.params().fmax, " (FMIN..FMAX, Hz)");
              return nullptr;
          }},
         {"get_frequency", "Carrier frequency of a channel, in Hz.", {{"channel", {}}},
-         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value { return channel_arg(c, m, a).frequency; }},
+         [](call_context& c, const method_def& m, bound_args& a) -> json::value { return channel_arg(c, m, a).frequency; }},
         {"set_amplitude", "Set the carrier amplitude of a channel (0 <= amplitude <= 1).", {{"channel", {}}, {"amplitude", {}}},
-         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value {
+         [](call_context& c, const method_def& m, bound_args& a) -> json::value {
              auto& ch = channel_arg(c, m, a);
              ch.amplitude = number_arg(m, 1, a[1], 0.0, 1.0, "");
              return nullptr;
          }},
         {"get_amplitude", "Carrier amplitude of a channel.", {{"channel", {}}},
-         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value { return channel_arg(c, m, a).amplitude; }},
+         [](call_context& c, const method_def& m, bound_args& a) -> json::value { return channel_arg(c, m, a).amplitude; }},
         {"get_samples", "Mean of n complex samples of the channel's response: {\"i\": float, \"q\": float}.",
          {{"channel", {}}, {"n", 256}},
-         [](call_context& c, const method_def& m, std::vector<json::value>& a) -> json::value {
+         [](call_context& c, const method_def& m, bound_args& a) -> json::value {
              auto& ch = channel_arg(c, m, a);
              auto n = integer_arg(m, 1, a[1], 1, k_max_n);
              const auto& p = c.b.params();
@@ -160,10 +167,10 @@ const std::vector<method_def>& methods() {
              auto v = ch.amplitude * s21(c.b.resonators(), ch.frequency) +
                       sample_noise(p.seed, p.index, index, ch.calls++, static_cast<std::size_t>(n));
              if (ch.amplitude == 0) c.warnings.push_back(fmt::format("channel {} has amplitude 0: the samples are noise only", index));
-             return json::object{{"i", v.real()}, {"q", v.imag()}};
+             return json::object({{"i", v.real()}, {"q", v.imag()}}, c.sp);
          }},
         {"reset", "Set every channel back to amplitude 0 and frequency FMIN.", {},
-         [](call_context& c, const method_def&, std::vector<json::value>&) -> json::value {
+         [](call_context& c, const method_def&, bound_args&) -> json::value {
              for (auto& ch : c.b.channels) {
                  ch.amplitude = 0;
                  ch.frequency = c.b.params().fmin;
@@ -171,6 +178,8 @@ const std::vector<method_def>& methods() {
              return nullptr;
          }},
     };
+    static const bool fits = std::all_of(table.begin(), table.end(), [](const method_def& m) { return m.params.size() <= k_max_params; });
+    if (!fits) throw std::logic_error("a simulated method has more than k_max_params parameters");
     return table;
 }
 
@@ -191,9 +200,9 @@ std::string signature_text(const method_def& m) {
 }
 
 // Python's rules: positional first, then keywords; no duplicates, no unknowns.
-std::vector<json::value> bind_args(const method_def& m, const json::array* args, const json::object* kwargs) {
-    std::vector<json::value> out(m.params.size());
-    std::vector<bool> set(m.params.size(), false);
+bound_args bind_args(const method_def& m, const json::array* args, const json::object* kwargs) {
+    bound_args out;
+    std::array<bool, k_max_params> set{};
     const std::size_t npos = args ? args->size() : 0;
     if (npos > m.params.size())
         throw call_error(k_invalid_params, fmt::format("{}{} takes {} argument{}, got {}", m.name, signature_text(m), m.params.size(),
@@ -227,9 +236,9 @@ std::vector<json::value> bind_args(const method_def& m, const json::array* args,
 }
 
 json::value call_method(board& b, const method_def& m, const json::array* args, const json::object* kwargs,
-                        std::vector<std::string>& warnings) {
+                        std::vector<std::string>& warnings, json::storage_ptr sp = {}) {
     auto bound = bind_args(m, args, kwargs);
-    call_context c{b, warnings};
+    call_context c{b, warnings, std::move(sp)};
     return m.fn(c, m, bound);
 }
 
@@ -269,23 +278,32 @@ std::string batch_too_large(std::size_t n, const char* what) {
 
 // ---- Tuber -------------------------------------------------------------------
 
-json::value tuber_call(board& b, const json::value& call, std::vector<std::string>& warnings) {
+json::value tuber_call(board& b, const json::value& call, std::vector<std::string>& warnings, json::storage_ptr sp) {
     if (!call.is_object()) throw call_error(k_invalid_request, "a call must be a JSON object, got " + shown(call));
-    const auto& o = call.get_object();
-    for (const auto& kv : o) {
-        auto k = kv.key();
-        if (k != "object" && k != "method" && k != "args" && k != "kwargs" && k != "property" && k != "resolve")
+    // One pass over the keys (the parser keeps one of each: the last value
+    // of a duplicate) rather than a lookup per key.
+    const json::value *object = nullptr, *method = nullptr, *args = nullptr, *kwargs = nullptr, *property = nullptr,
+                      *resolve = nullptr;
+    for (const auto& kv : call.get_object()) {
+        const auto k = kv.key();
+        const json::value* v = &kv.value();
+        if (k == "object")
+            object = v;
+        else if (k == "method")
+            method = v;
+        else if (k == "args")
+            args = v;
+        else if (k == "kwargs")
+            kwargs = v;
+        else if (k == "property")
+            property = v;
+        else if (k == "resolve")
+            resolve = v;
+        else
             throw call_error(k_invalid_request, fmt::format("unknown key '{}' in call object (allowed: object, method, args, kwargs, "
                                                             "property, resolve)",
                                                             clip(k)));
     }
-    auto get = [&](const char* k) -> const json::value* { return o.if_contains(k); };
-    const json::value* object = get("object");
-    const json::value* method = get("method");
-    const json::value* args = get("args");
-    const json::value* kwargs = get("kwargs");
-    const json::value* property = get("property");
-    const json::value* resolve = get("resolve");
     if (method && !method->is_string()) throw call_error(k_invalid_request, "'method' must be a string, got " + shown(*method));
     if (property && !property->is_string()) throw call_error(k_invalid_request, "'property' must be a string, got " + shown(*property));
     if (args && !args->is_array() && !args->is_null()) throw call_error(k_invalid_request, "'args' must be an array, got " + shown(*args));
@@ -296,12 +314,12 @@ json::value tuber_call(board& b, const json::value& call, std::vector<std::strin
     if (!method && (args || kwargs)) throw call_error(k_invalid_request, "'args' and 'kwargs' need a 'method'");
 
     // object: a string, or a path list (["Board"]) as real Tuber servers accept.
-    std::optional<std::string> name;
+    std::optional<std::string_view> name;
     if (object && !object->is_null()) {
         if (object->is_string()) {
-            name = std::string(object->get_string());
+            name = object->get_string();
         } else if (object->is_array() && object->get_array().size() == 1 && object->get_array()[0].is_string()) {
-            name = std::string(object->get_array()[0].get_string());
+            name = object->get_array()[0].get_string();
         } else {
             throw call_error(k_invalid_request, "'object' must be a string or null, got " + shown(*object));
         }
@@ -324,22 +342,71 @@ json::value tuber_call(board& b, const json::value& call, std::vector<std::strin
     const method_def* m = find_method(mname);
     if (!m) throw call_error(k_method_not_found, fmt::format("Board has no method '{}'", clip(mname)));
     return call_method(b, *m, args && args->is_array() ? &args->get_array() : nullptr,
-                       kwargs && kwargs->is_object() ? &kwargs->get_object() : nullptr, warnings);
+                       kwargs && kwargs->is_object() ? &kwargs->get_object() : nullptr, warnings, std::move(sp));
 }
 
-json::object tuber_reply(board& b, const json::value& call, bool& failed) {
-    std::vector<std::string> warnings;
-    try {
-        json::object r{{"result", tuber_call(b, call, warnings)}};
-        if (!warnings.empty()) {
-            json::array w;
-            for (auto& s : warnings) w.push_back(json::string(s));
-            r["warnings"] = std::move(w);
+// JSON text written piece by piece, each value and string by Boost.JSON's own
+// serializer, so that the bytes are exactly those json::serialize gives for
+// the whole tree ({"result": ..., "warnings": [...]} and the like), without
+// building that tree: per call, no object with its table and no string to
+// allocate, fill and free.
+class json_writer {
+public:
+    explicit json_writer(std::string& out) noexcept : out_(out) {}
+    std::size_t size() const noexcept { return out_.size(); }
+    void truncate(std::size_t n) { out_.resize(n); }
+    void raw(std::string_view s) { out_ += s; }
+    void value(const json::value& v) {
+        sr_.reset(&v);
+        drain();
+    }
+    void string(std::string_view s) {
+        sr_.reset(json::string_view(s.data(), s.size()));
+        drain();
+    }
+    // {"error":{"message":...}}
+    void error(std::string_view message) {
+        raw(R"({"error":{"message":)");
+        string(message);
+        raw("}}");
+    }
+
+private:
+    void drain() {
+        char buf[512];
+        while (!sr_.done()) {
+            const auto piece = sr_.read(buf);
+            out_.append(piece.data(), piece.size());
         }
-        return r;
+    }
+    std::string& out_;
+    json::serializer sr_;
+};
+
+// One call → its reply object, written to w.
+void tuber_reply(board& b, const json::value& call, bool& failed, json_writer& w) {
+    std::vector<std::string> warnings;
+    // A result's own memory (get_samples' object): on the stack, no malloc.
+    unsigned char scratch_buf[256];
+    json::monotonic_resource scratch(scratch_buf);
+    const auto start = w.size();
+    try {
+        const json::value result = tuber_call(b, call, warnings, &scratch);
+        w.raw(R"({"result":)");
+        w.value(result);
+        if (!warnings.empty()) {
+            w.raw(R"(,"warnings":[)");
+            for (std::size_t i = 0; i < warnings.size(); ++i) {
+                if (i > 0) w.raw(",");
+                w.string(warnings[i]);
+            }
+            w.raw("]");
+        }
+        w.raw("}");
     } catch (const std::exception& e) {
         failed = true;
-        return json::object{{"error", json::object{{"message", e.what()}}}};
+        w.truncate(start);  // nothing of a reply begun before the failure
+        w.error(e.what());
     }
 }
 
@@ -424,21 +491,26 @@ std::string board::tuber(std::string_view body, bool continue_on_error, const pa
     if (ec) return error("cannot parse the request as JSON: " + ec.message());
     if (!all_finite(req)) return error(std::string("cannot read the request: ") + k_out_of_range);
     bool failed = false;
-    if (!req.is_array()) return json::serialize(tuber_reply(*this, req, failed));
+    std::string out;
+    json_writer w(out);
+    if (!req.is_array()) {
+        tuber_reply(*this, req, failed, w);
+        return out;
+    }
     const auto& calls = req.get_array();
     if (calls.size() > k_max_batch) return error(batch_too_large(calls.size(), "calls"));
     // The reply is written call by call: no second tree of every result, and
     // its size is known as it grows.
-    std::string out = "[";
+    out = "[";
     for (std::size_t i = 0; i < calls.size(); ++i) {
         if (i > 0 && i % k_calls_per_pause == 0 && pause) pause();
         if (i > 0) out += ',';
         if (out.size() >= k_reply_budget)
-            out += json::serialize(json::object{{"error", json::object{{"message", not_run_message()}}}});
+            w.error(not_run_message());
         else if (failed && !continue_on_error)
-            out += json::serialize(json::object{{"error", json::object{{"message", "Something went wrong in a preceding call"}}}});
+            w.error("Something went wrong in a preceding call");
         else
-            out += json::serialize(tuber_reply(*this, calls[i], failed));
+            tuber_reply(*this, calls[i], failed, w);
     }
     out += ']';
     return out;
