@@ -22,7 +22,7 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 # The tuning demo: 256 simulated boards started in-process, tuned with a
-# progress bar and a summary table (about 15 s on 2 cores), then a JSON report
+# progress bar and a summary table (about 9 s on 2 cores), then a JSON report
 # and an SVG plot of the first board's sweep to open.
 demo: build
 	$(BUILD)/bin/tw tune --sim 256 --report demo-report.json --plot demo-sweep.svg
