@@ -1,9 +1,11 @@
 #pragma once
 // System calls per round trip for `tw bench fanout --syscalls`: runs a client
-// child under `strace -f -c` twice, with R and with 2R timed round trips per
+// child under `strace -f -c` twice, with 1 and with R+1 timed round trips per
 // connection, and takes the difference, so that start-up, connect and
 // teardown cancel out and what remains is the steady state of R round trips
-// per connection (docs/BENCHMARKS.md "Fan-out"). A tracer slows every call,
+// per connection (docs/BENCHMARKS.md "Fan-out"). The short run is short so
+// that the rate is one run's: how often a read finds nothing depends on the
+// load, and differs from run to run. A tracer slows every call,
 // which makes a read after a write find its reply waiting more often than in
 // an untraced run: failed calls (EAGAIN) are a lower bound.
 //
