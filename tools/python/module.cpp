@@ -1,0 +1,416 @@
+// _tworoutine: the C++ half of the Python package `tworoutine`
+// (tools/python/tworoutine/__init__.py holds the Python half; docs/PYTHON.md).
+//
+// Every operation runs on a fiber of one tw::runtime that the module owns (its
+// own worker thread, started on first use). A Python caller gets it two ways,
+// chosen by the `loop` argument every operation takes:
+//   loop None   synchronous: the calling thread waits with the GIL released,
+//               so other Python threads (and a running asyncio loop on another
+//               thread) keep going; Ctrl-C (KeyboardInterrupt) cancels the
+//               fiber, waits for it to unwind and raises.
+//   loop given  asynchronous: returns an asyncio.Future of that loop at once.
+//               The fiber's result is queued and the loop is woken through an
+//               eventfd it watches (add_reader), so the runtime's thread never
+//               waits for the GIL; cancelling the future cancels the fiber.
+// Arguments are converted to C++ values before the fiber starts and results
+// back to Python on the caller's side, always with the GIL held; a fiber never
+// touches a Python object.
+//
+// Errors: C++ exceptions become the Python hierarchy of tworoutine (Error,
+// TimeoutError, CancelledError, ConnectionError, ProtocolError, UsageError),
+// registered below.
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <complex>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/parse.hpp>
+
+#include <tw/algorithms/health.hpp>
+#include <tw/algorithms/tuning.hpp>
+#include <tw/drivers/errors.hpp>
+#include <tw/drivers/tuber/board.hpp>
+#include <tw/sim/simulator.hpp>
+#include <tw/tw.hpp>
+
+namespace py = pybind11;
+using namespace std::chrono_literals;
+
+namespace {
+
+// ---- the runtime -------------------------------------------------------------------
+
+std::unique_ptr<tw::runtime>& runtime_slot() {
+    static std::unique_ptr<tw::runtime> rt;
+    return rt;
+}
+
+tw::runtime& rt() {
+    auto& slot = runtime_slot();
+    if (!slot) slot = std::make_unique<tw::runtime>(tw::runtime_options{.threads = 1, .name = "tw-py"});
+    return *slot;
+}
+
+// ---- errors -----------------------------------------------------------------------
+
+struct error_classes {
+    py::object error, interrupted, timeout, cancelled, io, connection, protocol, usage;
+};
+
+error_classes& errors() {
+    static error_classes e;
+    return e;
+}
+
+py::object new_error(py::module_& m, const char* name, py::tuple bases, const char* doc) {
+    const std::string qualified = std::string("tworoutine.") + name;
+    py::object cls = py::reinterpret_steal<py::object>(
+        PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), nullptr));
+    if (!cls) throw py::error_already_set();
+    m.attr(name) = cls;
+    return cls;
+}
+
+void register_errors(py::module_& m) {
+    auto& e = errors();
+    auto builtins = py::module_::import("builtins");
+    e.error = new_error(m, "Error", py::make_tuple(builtins.attr("RuntimeError")), "Base of tworoutine's errors (tw::error).");
+    e.interrupted = new_error(m, "InterruptedError", py::make_tuple(e.error), "A deadline or a cancellation stopped the call.");
+    e.timeout = new_error(m, "TimeoutError", py::make_tuple(e.interrupted, builtins.attr("TimeoutError")),
+                          "A deadline or a request timeout passed (tw::timeout_error).");
+    e.cancelled = new_error(m, "CancelledError", py::make_tuple(e.interrupted),
+                            "The call was cancelled (tw::cancelled_error), e.g. by Ctrl-C.");
+    e.io = new_error(m, "IOError", py::make_tuple(e.error, builtins.attr("OSError")), "An I/O error (tw::io_error).");
+    e.connection = new_error(m, "ConnectionError", py::make_tuple(e.io, builtins.attr("ConnectionError")),
+                             "A peer refused, reset or closed the connection (tw::connection_error).");
+    e.protocol = new_error(m, "ProtocolError", py::make_tuple(e.error),
+                           "A peer answered something that breaks its protocol, or refused the call (tw::protocol_error).");
+    e.usage = new_error(m, "UsageError", py::make_tuple(builtins.attr("ValueError")),
+                        "The call was used wrongly (tw::usage_error, std::invalid_argument).");
+    py::register_exception_translator([](std::exception_ptr p) {
+        auto& e = errors();
+        try {
+            std::rethrow_exception(p);
+        } catch (const tw::timeout_error& x) {
+            PyErr_SetString(e.timeout.ptr(), x.what());
+        } catch (const tw::cancelled_error& x) {
+            PyErr_SetString(e.cancelled.ptr(), x.what());
+        } catch (const tw::interrupted_error& x) {
+            PyErr_SetString(e.interrupted.ptr(), x.what());
+        } catch (const tw::connection_error& x) {
+            PyErr_SetString(e.connection.ptr(), x.what());
+        } catch (const tw::io_error& x) {
+            PyErr_SetString(e.io.ptr(), x.what());
+        } catch (const tw::protocol_error& x) {
+            PyErr_SetString(e.protocol.ptr(), x.what());
+        } catch (const tw::error& x) {
+            PyErr_SetString(e.error.ptr(), x.what());
+        } catch (const tw::usage_error& x) {
+            PyErr_SetString(e.usage.ptr(), x.what());
+        } catch (const std::invalid_argument& x) {
+            PyErr_SetString(e.usage.ptr(), x.what());
+        }
+        // Anything else: pybind11's own translators (RuntimeError, ...).
+    });
+}
+
+// The Python exception object for a C++ exception (with the GIL held).
+py::object exception_object(std::exception_ptr p) {
+    try {
+        std::rethrow_exception(p);
+    } catch (py::error_already_set& e) {
+        return e.value();
+    } catch (...) {
+        // Let the registered translators set the error, then take it back.
+        try {
+            std::rethrow_exception(p);
+        } catch (...) {
+            py::detail::translate_exception(std::current_exception());
+        }
+        py::error_already_set e;
+        return e.value();
+    }
+}
+
+// ---- the asyncio side: one bridge per event loop -------------------------------------
+
+// A finished fiber's outcome, waiting for its loop's thread to pick it up.
+struct completion {
+    py::object future;                    // touched only with the GIL
+    std::function<py::object()> convert;  // the value to Python (GIL held); empty on error
+    std::exception_ptr error;
+    tw::task<void> task;                  // done by the time it is drained
+    std::mutex m;                         // task is assigned after spawn; the fiber may finish first
+};
+
+class loop_bridge {
+public:
+    loop_bridge() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        if (fd_ < 0) throw std::runtime_error("tworoutine: eventfd failed");
+    }
+    ~loop_bridge() { ::close(fd_); }
+    int fd() const noexcept { return fd_; }
+
+    // From the runtime's thread: no GIL, no Python.
+    void push(std::shared_ptr<completion> c) {
+        {
+            std::lock_guard g(m_);
+            done_.push_back(std::move(c));
+        }
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+    }
+
+    // On the loop's thread, from add_reader's callback (GIL held).
+    void drain() {
+        std::uint64_t count;
+        [[maybe_unused]] auto n = ::read(fd_, &count, sizeof count);
+        std::deque<std::shared_ptr<completion>> ready;
+        {
+            std::lock_guard g(m_);
+            ready.swap(done_);
+        }
+        for (auto& c : ready) {
+            {
+                std::lock_guard g(c->m);  // the spawning call has stored the task
+            }
+            if (c->future.attr("done")().cast<bool>()) continue;  // cancelled meanwhile
+            if (c->error)
+                c->future.attr("set_exception")(exception_object(c->error));
+            else
+                c->future.attr("set_result")(c->convert());
+        }
+    }
+
+private:
+    int fd_;
+    std::mutex m_;
+    std::deque<std::shared_ptr<completion>> done_;
+};
+
+// The bridge of `loop`, made (and registered with add_reader) on first use.
+std::shared_ptr<loop_bridge> bridge_of(py::object loop) {
+    static py::object bridges = py::module_::import("weakref").attr("WeakKeyDictionary")();
+    if (bridges.attr("__contains__")(loop).cast<bool>()) return bridges[loop].cast<std::shared_ptr<loop_bridge>>();
+    auto b = std::make_shared<loop_bridge>();
+    bridges[loop] = py::cast(b);
+    loop.attr("add_reader")(b->fd(), py::cpp_function([w = std::weak_ptr<loop_bridge>(b)] {
+                                if (auto b = w.lock()) b->drain();
+                            }));
+    return b;
+}
+
+// ---- running an operation ----------------------------------------------------------
+
+// Seconds from now (Python's float; None or inf: no deadline) -> a deadline.
+tw::deadline to_deadline(std::optional<double> seconds) {
+    if (!seconds || !std::isfinite(*seconds)) return tw::deadline::none();
+    return tw::deadline::after(std::chrono::duration<double>(std::max(0.0, *seconds)));
+}
+
+// Runs work() (a C++ callable returning T) on a fiber under `deadline`, and
+// returns its value as Python: now (loop None) or as a future of `loop`.
+template <class F>
+py::object dispatch(F work, py::object loop, std::optional<double> deadline_s) {
+    using T = std::invoke_result_t<F&>;
+    const auto until = to_deadline(deadline_s);
+    auto body = [work = std::move(work), until]() mutable -> T {
+        tw::deadline_scope d(until);
+        return work();
+    };
+    if (loop.is_none()) {
+        tw::task<T> t = rt().spawn(std::move(body));
+        {
+            py::gil_scoped_release nogil;
+            // Python runs its signal handlers only when the interpreter gets
+            // control: look every 50 ms whether Ctrl-C was pressed.
+            while (!t.wait_for(50ms)) {
+                py::gil_scoped_acquire gil;
+                if (PyErr_CheckSignals() != 0) {
+                    py::error_already_set interrupt;  // KeyboardInterrupt, taken off the interpreter
+                    t.cancel("KeyboardInterrupt");
+                    {
+                        py::gil_scoped_release unwinding;
+                        t.wait();  // the fiber unwinds: sockets closed, the board usable again
+                    }
+                    throw interrupt;
+                }
+            }
+        }
+        if constexpr (std::is_void_v<T>) {
+            t.get();
+            return py::none();
+        } else {
+            return py::cast(t.get());
+        }
+    }
+    auto bridge = bridge_of(loop);
+    auto c = std::make_shared<completion>();
+    c->future = loop.attr("create_future")();
+    std::lock_guard g(c->m);
+    c->task = rt().spawn([c, bridge, body = std::move(body)]() mutable {
+        try {
+            if constexpr (std::is_void_v<T>) {
+                body();
+                c->convert = [] { return py::none(); };
+            } else {
+                auto v = std::make_shared<T>(body());
+                c->convert = [v] { return py::cast(std::move(*v)); };
+            }
+        } catch (...) {
+            c->error = std::current_exception();
+        }
+        bridge->push(c);
+    });
+    // Cancelling the future (asyncio task cancelled) cancels the fiber.
+    c->future.attr("add_done_callback")(py::cpp_function([w = std::weak_ptr<completion>(c)](py::object f) {
+        if (!f.attr("cancelled")().cast<bool>()) return;
+        if (auto c = w.lock()) {
+            std::lock_guard g(c->m);
+            c->task.cancel("asyncio task cancelled");
+        }
+    }));
+    return c->future;
+}
+
+// ---- values ---------------------------------------------------------------------
+
+py::object json_to_python(const boost::json::value& v) {
+    return py::module_::import("json").attr("loads")(boost::json::serialize(v));
+}
+
+boost::json::value python_to_json(py::handle o) {
+    const std::string text = py::module_::import("json").attr("dumps")(o).cast<std::string>();
+    return boost::json::parse(text);
+}
+
+// A sweep as NumPy arrays: frequency, magnitude, phase (one copy of each, no
+// element-wise Python objects).
+py::dict sweep_to_python(const tw::algorithms::sweep_data& s) {
+    const auto n = static_cast<py::ssize_t>(s.points.size());
+    py::array_t<double> f(n), mag(n), ph(n);
+    auto pf = f.mutable_unchecked<1>();
+    auto pm = mag.mutable_unchecked<1>();
+    auto pp = ph.mutable_unchecked<1>();
+    for (py::ssize_t i = 0; i < n; ++i) {
+        const auto& p = s.points[static_cast<std::size_t>(i)];
+        pf(i) = p.frequency;
+        pm(i) = p.magnitude;
+        pp(i) = p.phase;
+    }
+    py::dict d;
+    d["frequency"] = f;
+    d["magnitude"] = mag;
+    d["phase"] = ph;
+    d["amplitude"] = s.amplitude;
+    d["channel"] = s.channel;
+    d["samples"] = s.samples;
+    return d;
+}
+
+// ---- boards -----------------------------------------------------------------------
+
+// A board handle shared by Python and the fibers working on it.
+struct board_handle {
+    std::shared_ptr<tw::tuber::board> b;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_tworoutine, m) {
+    m.doc() = "C++ half of tworoutine (see the tworoutine package)";
+    register_errors(m);
+
+    py::class_<loop_bridge, std::shared_ptr<loop_bridge>>(m, "_LoopBridge");
+
+    py::class_<board_handle>(m, "_Board")
+        .def(py::init([](std::string address, double timeout) {
+                 tw::tuber::options o;
+                 o.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout));
+                 return board_handle{std::make_shared<tw::tuber::board>(std::move(address), std::move(o))};
+             }),
+             py::arg("address"), py::arg("timeout") = 5.0)
+        .def_property_readonly("address", [](const board_handle& h) { return h.b->address(); });
+
+    m.def(
+        "board_call",
+        [](board_handle h, std::string method, py::list args, py::dict kwargs, py::object loop, std::optional<double> deadline) {
+            auto a = python_to_json(args).as_array();
+            auto k = python_to_json(kwargs).as_object();
+            auto work = [b = h.b, method, a, k] { return std::make_shared<boost::json::value>(b->tuber().call(b->object(), method, a, k)); };
+            // The JSON value crosses back as text and becomes Python's own objects.
+            auto convert = [work]() mutable { return boost::json::serialize(*work()); };
+            auto r = dispatch(convert, loop, deadline);
+            return r;
+        },
+        py::arg("board"), py::arg("method"), py::arg("args"), py::arg("kwargs"), py::arg("loop"), py::arg("deadline"));
+
+    m.def(
+        "board_properties",
+        [](board_handle h, py::object loop, std::optional<double> deadline) {
+            return dispatch(
+                [b = h.b] {
+                    const auto& p = b->properties();
+                    return std::make_tuple(p.serial, p.firmware, p.nchannels, p.fmin, p.fmax);
+                },
+                loop, deadline);
+        },
+        py::arg("board"), py::arg("loop"), py::arg("deadline"));
+
+    m.def(
+        "board_sweep",
+        [](board_handle h, double fmin, double fmax, std::size_t points, double amplitude, int channel, py::object loop,
+           std::optional<double> deadline) {
+            auto work = [b = h.b, fmin, fmax, points, amplitude, channel] {
+                return tw::algorithms::network_analysis(*b, fmin, fmax, points, amplitude, channel, {});
+            };
+            if (loop.is_none()) {
+                // dispatch would py::cast the sweep; convert it to arrays instead.
+                auto capsule = dispatch([work]() mutable { return std::make_shared<tw::algorithms::sweep_data>(work()); },
+                                        loop, deadline);
+                return sweep_to_python(*capsule.cast<std::shared_ptr<tw::algorithms::sweep_data>>());
+            }
+            throw tw::usage_error("board_sweep: the asynchronous form goes through tworoutine.Board.sweep.aio");
+        },
+        py::arg("board"), py::arg("fmin"), py::arg("fmax"), py::arg("points"), py::arg("amplitude"), py::arg("channel"),
+        py::arg("loop"), py::arg("deadline"));
+
+    // The simulator, on the module's runtime.
+    py::class_<tw::sim::simulator>(m, "_Simulator")
+        .def(py::init([](std::size_t boards, std::size_t channels, std::uint64_t seed) {
+                 tw::sim::config c;
+                 c.boards = boards;
+                 c.channels = channels;
+                 c.scpi = 0;
+                 c.modbus = 0;
+                 c.seed = seed;
+                 return std::make_unique<tw::sim::simulator>(c, rt());
+             }),
+             py::arg("boards") = 16, py::arg("channels") = 64, py::arg("seed") = 1)
+        .def_property_readonly("addresses", [](const tw::sim::simulator& s) { return s.tuber_addresses(); })
+        .def("stop", [](tw::sim::simulator& s) {
+            py::gil_scoped_release nogil;
+            s.stop();
+        });
+
+    m.def("_shutdown", [] {
+        py::gil_scoped_release nogil;
+        runtime_slot().reset();
+    });
+}
