@@ -224,10 +224,18 @@ tw::deadline to_deadline(std::optional<double> seconds) {
     return tw::deadline::after(std::chrono::duration<double>(std::max(0.0, *seconds)));
 }
 
+// Converts a fiber's result to Python (with the GIL held).
+struct to_python_default {
+    template <class T>
+    py::object operator()(T&& v) const {
+        return py::cast(std::forward<T>(v));
+    }
+};
+
 // Runs work() (a C++ callable returning T) on a fiber under `deadline`, and
-// returns its value as Python: now (loop None) or as a future of `loop`.
-template <class F>
-py::object dispatch(F work, py::object loop, std::optional<double> deadline_s) {
+// returns to_py(its value): now (loop None) or as a future of `loop`.
+template <class F, class C = to_python_default>
+py::object dispatch(F work, py::object loop, std::optional<double> deadline_s, C to_py = {}) {
     using T = std::invoke_result_t<F&>;
     const auto until = to_deadline(deadline_s);
     auto body = [work = std::move(work), until]() mutable -> T {
@@ -257,21 +265,21 @@ py::object dispatch(F work, py::object loop, std::optional<double> deadline_s) {
             t.get();
             return py::none();
         } else {
-            return py::cast(t.get());
+            return to_py(t.get());
         }
     }
     auto bridge = bridge_of(loop);
     auto c = std::make_shared<completion>();
     c->future = loop.attr("create_future")();
     std::lock_guard g(c->m);
-    c->task = rt().spawn([c, bridge, body = std::move(body)]() mutable {
+    c->task = rt().spawn([c, bridge, to_py, body = std::move(body)]() mutable {
         try {
             if constexpr (std::is_void_v<T>) {
                 body();
                 c->convert = [] { return py::none(); };
             } else {
                 auto v = std::make_shared<T>(body());
-                c->convert = [v] { return py::cast(std::move(*v)); };
+                c->convert = [v, to_py] { return to_py(std::move(*v)); };
             }
         } catch (...) {
             c->error = std::current_exception();
@@ -324,6 +332,36 @@ py::dict sweep_to_python(const tw::algorithms::sweep_data& s) {
     return d;
 }
 
+// A tuned board as a dict: counts, the channels as NumPy arrays, the sweep.
+py::dict board_result_to_python(const tw::algorithms::board_result& r) {
+    const auto n = static_cast<py::ssize_t>(r.channels.size());
+    py::array_t<double> f(n), amp(n), s21(n);
+    py::array_t<bool> verified(n);
+    auto pf = f.mutable_unchecked<1>();
+    auto pa = amp.mutable_unchecked<1>();
+    auto ps = s21.mutable_unchecked<1>();
+    auto pv = verified.mutable_unchecked<1>();
+    for (py::ssize_t i = 0; i < n; ++i) {
+        const auto& c = r.channels[static_cast<std::size_t>(i)];
+        pf(i) = c.frequency;
+        pa(i) = c.amplitude;
+        ps(i) = c.s21;
+        pv(i) = c.verified;
+    }
+    py::dict d;
+    d["address"] = r.address;
+    d["serial"] = r.serial;
+    d["resonators_found"] = r.resonators_found;
+    d["channels_tuned"] = r.channels_tuned;
+    d["channels_verified"] = r.channels_verified;
+    d["frequency"] = f;
+    d["amplitude"] = amp;
+    d["s21"] = s21;
+    d["verified"] = verified;
+    d["sweep"] = sweep_to_python(r.sweep);
+    return d;
+}
+
 // ---- boards -----------------------------------------------------------------------
 
 // A board handle shared by Python and the fibers working on it.
@@ -353,11 +391,8 @@ PYBIND11_MODULE(_tworoutine, m) {
         [](board_handle h, std::string method, py::list args, py::dict kwargs, py::object loop, std::optional<double> deadline) {
             auto a = python_to_json(args).as_array();
             auto k = python_to_json(kwargs).as_object();
-            auto work = [b = h.b, method, a, k] { return std::make_shared<boost::json::value>(b->tuber().call(b->object(), method, a, k)); };
-            // The JSON value crosses back as text and becomes Python's own objects.
-            auto convert = [work]() mutable { return boost::json::serialize(*work()); };
-            auto r = dispatch(convert, loop, deadline);
-            return r;
+            return dispatch([b = h.b, method, a, k] { return b->tuber().call(b->object(), method, a, k); }, loop, deadline,
+                            [](boost::json::value v) { return json_to_python(v); });
         },
         py::arg("board"), py::arg("method"), py::arg("args"), py::arg("kwargs"), py::arg("loop"), py::arg("deadline"));
 
@@ -377,32 +412,39 @@ PYBIND11_MODULE(_tworoutine, m) {
         "board_sweep",
         [](board_handle h, double fmin, double fmax, std::size_t points, double amplitude, int channel, py::object loop,
            std::optional<double> deadline) {
-            auto work = [b = h.b, fmin, fmax, points, amplitude, channel] {
-                return tw::algorithms::network_analysis(*b, fmin, fmax, points, amplitude, channel, {});
-            };
-            if (loop.is_none()) {
-                // dispatch would py::cast the sweep; convert it to arrays instead.
-                auto capsule = dispatch([work]() mutable { return std::make_shared<tw::algorithms::sweep_data>(work()); },
-                                        loop, deadline);
-                return sweep_to_python(*capsule.cast<std::shared_ptr<tw::algorithms::sweep_data>>());
-            }
-            throw tw::usage_error("board_sweep: the asynchronous form goes through tworoutine.Board.sweep.aio");
+            return dispatch(
+                [b = h.b, fmin, fmax, points, amplitude, channel] {
+                    return tw::algorithms::network_analysis(*b, fmin, fmax, points, amplitude, channel, {});
+                },
+                loop, deadline, [](const tw::algorithms::sweep_data& s) { return py::object(sweep_to_python(s)); });
         },
         py::arg("board"), py::arg("fmin"), py::arg("fmax"), py::arg("points"), py::arg("amplitude"), py::arg("channel"),
         py::arg("loop"), py::arg("deadline"));
 
+    m.def(
+        "board_tune",
+        [](board_handle h, double amplitude, std::size_t channel_concurrency, py::object loop, std::optional<double> deadline) {
+            tw::algorithms::board_options o;
+            o.amplitude = amplitude;
+            o.channel_concurrency = channel_concurrency;
+            return dispatch([b = h.b, o] { return tw::algorithms::tune_board(*b, o); }, loop, deadline,
+                            [](const tw::algorithms::board_result& r) { return py::object(board_result_to_python(r)); });
+        },
+        py::arg("board"), py::arg("amplitude"), py::arg("channel_concurrency"), py::arg("loop"), py::arg("deadline"));
+
     // The simulator, on the module's runtime.
     py::class_<tw::sim::simulator>(m, "_Simulator")
-        .def(py::init([](std::size_t boards, std::size_t channels, std::uint64_t seed) {
+        .def(py::init([](std::size_t boards, std::size_t channels, std::uint64_t seed, double latency) {
                  tw::sim::config c;
                  c.boards = boards;
                  c.channels = channels;
                  c.scpi = 0;
                  c.modbus = 0;
                  c.seed = seed;
+                 c.latency = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(latency));
                  return std::make_unique<tw::sim::simulator>(c, rt());
              }),
-             py::arg("boards") = 16, py::arg("channels") = 64, py::arg("seed") = 1)
+             py::arg("boards") = 16, py::arg("channels") = 64, py::arg("seed") = 1, py::arg("latency") = 0.0)
         .def_property_readonly("addresses", [](const tw::sim::simulator& s) { return s.tuber_addresses(); })
         .def("stop", [](tw::sim::simulator& s) {
             py::gil_scoped_release nogil;
