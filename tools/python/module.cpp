@@ -39,6 +39,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/parse.hpp>
 
@@ -73,9 +74,11 @@ struct error_classes {
     py::object error, interrupted, timeout, cancelled, io, connection, protocol, usage;
 };
 
+// Never destroyed: Python objects must not be released after the interpreter
+// has finalized, which is when C++ statics go.
 error_classes& errors() {
-    static error_classes e;
-    return e;
+    static auto* e = new error_classes;
+    return *e;
 }
 
 py::object new_error(py::module_& m, const char* name, py::tuple bases, const char* doc) {
@@ -206,7 +209,7 @@ private:
 
 // The bridge of `loop`, made (and registered with add_reader) on first use.
 std::shared_ptr<loop_bridge> bridge_of(py::object loop) {
-    static py::object bridges = py::module_::import("weakref").attr("WeakKeyDictionary")();
+    static auto& bridges = *new py::object(py::module_::import("weakref").attr("WeakKeyDictionary")());  // never destroyed, as errors()
     if (bridges.attr("__contains__")(loop).cast<bool>()) return bridges[loop].cast<std::shared_ptr<loop_bridge>>();
     auto b = std::make_shared<loop_bridge>();
     bridges[loop] = py::cast(b);
@@ -381,7 +384,11 @@ PYBIND11_MODULE(_tworoutine, m) {
         .def(py::init([](std::string address, double timeout) {
                  tw::tuber::options o;
                  o.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout));
-                 return board_handle{std::make_shared<tw::tuber::board>(std::move(address), std::move(o))};
+                 // Deleted on the runtime's thread: its sockets belong to that
+                 // thread's io_context, and Python may drop the last reference.
+                 return board_handle{std::shared_ptr<tw::tuber::board>(
+                     new tw::tuber::board(std::move(address), std::move(o)),
+                     [](tw::tuber::board* b) { boost::asio::post(rt().executor(), [b] { delete b; }); })};
              }),
              py::arg("address"), py::arg("timeout") = 5.0)
         .def_property_readonly("address", [](const board_handle& h) { return h.b->address(); });

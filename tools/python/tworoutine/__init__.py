@@ -16,6 +16,7 @@ started inside it (nested ones take the earlier end); asyncio tasks and
 threads each see their own (a ContextVar).
 """
 import asyncio
+import atexit
 import contextlib
 import contextvars
 import time
@@ -26,6 +27,10 @@ from ._tworoutine import (CancelledError, ConnectionError, Error, InterruptedErr
 
 __all__ = ["Board", "sim", "deadline", "Error", "InterruptedError", "TimeoutError", "CancelledError", "IOError",
            "ConnectionError", "ProtocolError", "UsageError"]
+
+# The runtime stops (its fibers cancelled and joined) before the interpreter
+# goes, while Python objects can still be released.
+atexit.register(_c._shutdown)
 
 # The monotonic time by which the current context must be done, or None.
 _deadline = contextvars.ContextVar("tworoutine_deadline", default=None)
