@@ -126,3 +126,12 @@ def test_ctrl_c_during_a_sync_tune_cancels_it():
     out, _ = p.communicate(timeout=120)
     assert out.strip() == "interrupted 64"
     assert p.returncode == 0
+
+
+def test_array_operations_give_one_outcome_per_board(boards):
+    addresses = list(boards) + ["127.0.0.1:1"]
+    h = tworoutine.health(addresses, timeout=2.0)
+    assert [x["status"] for x in h] == ["ok"] * len(boards) + ["unreachable"]
+    t = asyncio.run(tworoutine.tune_array.aio(boards))
+    assert [x["status"] for x in t] == ["ok"] * len(boards)
+    assert all(x["result"]["channels_verified"] == 16 for x in t)

@@ -439,6 +439,60 @@ PYBIND11_MODULE(_tworoutine, m) {
         },
         py::arg("board"), py::arg("amplitude"), py::arg("channel_concurrency"), py::arg("loop"), py::arg("deadline"));
 
+    // The array operations: one outcome per address, in order; a board's
+    // failure is in its outcome, never raised.
+    m.def(
+        "tune_array",
+        [](std::vector<std::string> addresses, double amplitude, std::size_t concurrency, py::object loop,
+           std::optional<double> deadline) {
+            tw::algorithms::array_options o;
+            o.board.amplitude = amplitude;
+            o.concurrency = concurrency;
+            return dispatch([addresses, o] { return tw::algorithms::tune_array(addresses, o); }, loop, deadline,
+                            [](const std::vector<tw::algorithms::board_outcome>& rs) {
+                                py::list out;
+                                for (const auto& r : rs) {
+                                    py::dict d;
+                                    d["address"] = r.address;
+                                    d["status"] = tw::algorithms::to_string(r.status);
+                                    d["error"] = r.error;
+                                    d["elapsed_s"] = r.elapsed_s;
+                                    d["result"] = r.result ? py::object(board_result_to_python(*r.result)) : py::none();
+                                    out.append(d);
+                                }
+                                return py::object(out);
+                            });
+        },
+        py::arg("addresses"), py::arg("amplitude"), py::arg("concurrency"), py::arg("loop"), py::arg("deadline"));
+
+    m.def(
+        "health",
+        [](std::vector<std::string> addresses, double timeout, std::size_t concurrency, py::object loop,
+           std::optional<double> deadline) {
+            tw::algorithms::health_options o;
+            o.board.timeout = std::chrono::duration_cast<tw::clock::duration>(std::chrono::duration<double>(timeout));
+            o.concurrency = concurrency;
+            return dispatch([addresses, o] { return tw::algorithms::health_check(addresses, o); }, loop, deadline,
+                            [](const std::vector<tw::algorithms::board_health>& rs) {
+                                py::list out;
+                                for (const auto& r : rs) {
+                                    py::dict d;
+                                    d["address"] = r.address;
+                                    d["status"] = tw::algorithms::to_string(r.status);
+                                    d["error"] = r.error;
+                                    d["reachable"] = r.reachable;
+                                    d["serial"] = r.serial;
+                                    d["firmware"] = r.firmware;
+                                    d["temperature"] = r.temperature ? py::object(py::float_(*r.temperature)) : py::none();
+                                    d["latency_s"] = r.latency_s ? py::object(py::float_(*r.latency_s)) : py::none();
+                                    d["elapsed_s"] = r.elapsed_s;
+                                    out.append(d);
+                                }
+                                return py::object(out);
+                            });
+        },
+        py::arg("addresses"), py::arg("timeout"), py::arg("concurrency"), py::arg("loop"), py::arg("deadline"));
+
     // The simulator, on the module's runtime.
     py::class_<tw::sim::simulator>(m, "_Simulator")
         .def(py::init([](std::size_t boards, std::size_t channels, std::uint64_t seed, double latency) {

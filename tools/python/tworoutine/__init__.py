@@ -25,7 +25,7 @@ from . import _tworoutine as _c
 from ._tworoutine import (CancelledError, ConnectionError, Error, InterruptedError, IOError, ProtocolError,
                           TimeoutError, UsageError)
 
-__all__ = ["Board", "sim", "deadline", "Error", "InterruptedError", "TimeoutError", "CancelledError", "IOError",
+__all__ = ["Board", "tune_array", "health", "sim", "deadline", "Error", "InterruptedError", "TimeoutError", "CancelledError", "IOError",
            "ConnectionError", "ProtocolError", "UsageError"]
 
 # The runtime stops (its fibers cancelled and joined) before the interpreter
@@ -134,6 +134,21 @@ def _chain(src, dst, convert):
         dst.set_exception(src.exception())
     else:
         dst.set_result(convert(src.result()))
+
+
+def _tune_array(addresses, amplitude=0.5, concurrency=64, *, loop, deadline):
+    return _c.tune_array(list(addresses), float(amplitude), int(concurrency), loop, deadline)
+
+
+def _health(addresses, timeout=5.0, concurrency=64, *, loop, deadline):
+    return _c.health(list(addresses), float(timeout), int(concurrency), loop, deadline)
+
+
+tune_array = _Operation(_tune_array, "tune_array",
+                        "Tunes many boards at once: one outcome dict per address, in order "
+                        "(status ok/failed/timeout/cancelled, error, result as Board.tune's).")
+health = _Operation(_health, "health",
+                    "Checks many boards at once: one dict per address (status, serial, firmware, temperature, latency).")
 
 
 @contextlib.contextmanager
