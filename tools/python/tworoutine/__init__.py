@@ -68,9 +68,10 @@ class _Operation:
     def __call__(self, *args, **kwargs):
         return self._fn(*args, loop=None, deadline=_seconds_left(), **kwargs)
 
-    def aio(self, *args, **kwargs):
-        """The same operation as an awaitable (an asyncio future of the running loop)."""
-        return self._fn(*args, loop=asyncio.get_running_loop(), deadline=_seconds_left(), **kwargs)
+    async def aio(self, *args, **kwargs):
+        """The same operation, awaited: it waits on a future of the running
+        loop; cancelling the awaiting task cancels the operation."""
+        return await self._fn(*args, loop=asyncio.get_running_loop(), deadline=_seconds_left(), **kwargs)
 
     def __invert__(self):
         return self.aio
