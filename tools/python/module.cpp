@@ -68,6 +68,19 @@ tw::runtime& rt() {
     return *slot;
 }
 
+// Simulated boards get a runtime of their own, as in `tw tune --sim`: served
+// on the client's thread they would halve the speed of both.
+std::unique_ptr<tw::runtime>& sim_runtime_slot() {
+    static std::unique_ptr<tw::runtime> rt;
+    return rt;
+}
+
+tw::runtime& sim_rt() {
+    auto& slot = sim_runtime_slot();
+    if (!slot) slot = std::make_unique<tw::runtime>(tw::runtime_options{.threads = 1, .name = "tw-py-sim"});
+    return *slot;
+}
+
 // ---- errors -----------------------------------------------------------------------
 
 struct error_classes {
@@ -500,7 +513,7 @@ PYBIND11_MODULE(_tworoutine, m) {
                  c.modbus = 0;
                  c.seed = seed;
                  c.latency = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(latency));
-                 return std::make_unique<tw::sim::simulator>(c, rt());
+                 return std::make_unique<tw::sim::simulator>(c, sim_rt());
              }),
              py::arg("boards") = 16, py::arg("channels") = 64, py::arg("seed") = 1, py::arg("latency") = 0.0)
         .def_property_readonly("addresses", [](const tw::sim::simulator& s) { return s.tuber_addresses(); })
@@ -518,5 +531,6 @@ PYBIND11_MODULE(_tworoutine, m) {
     m.def("_shutdown", [] {
         py::gil_scoped_release nogil;
         runtime_slot().reset();
+        sim_runtime_slot().reset();
     });
 }
