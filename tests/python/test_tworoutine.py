@@ -107,14 +107,22 @@ def test_256_boards_tuned_with_gather():
 
 def test_ctrl_c_during_a_sync_tune_cancels_it():
     # A child Python tunes synchronously; the test sends it SIGINT once the
-    # tune has started, and the child reports what it saw.
+    # tune has started, and the child reports what it saw. "started" is
+    # printed by a profile hook as the C++ tune is entered, so the signal
+    # cannot land in Python code before it (no bytecode runs in between).
     # 50 ms per reply: a tune takes minutes, so the signal lands inside it.
     script = textwrap.dedent("""
         import sys, tworoutine
+
+        def entering(frame, event, arg):
+            if event == "c_call" and getattr(arg, "__name__", "") == "board_tune":
+                sys.setprofile(None)
+                print("started", flush=True)
+
         with tworoutine.sim(boards=1, channels=64, latency=0.05) as (a,):
             b = tworoutine.Board(a)
             try:
-                print("started", flush=True)
+                sys.setprofile(entering)
                 b.tune(channel_concurrency=1)
                 print("finished")
             except KeyboardInterrupt:

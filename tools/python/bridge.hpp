@@ -227,6 +227,14 @@ struct to_python_default {
     }
 };
 
+// Tells the core this is a spin-wait (x86: PAUSE), so the other hyperthread
+// and the memory system are not flooded.
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 // Runs work() (a C++ callable returning T) on a fiber under `deadline`, and
 // returns to_py(its value): now (loop None) or as a future of `loop`.
 template <class F, class C = to_python_default>
@@ -241,6 +249,11 @@ py::object dispatch(F work, py::object loop, std::optional<double> deadline_s, C
         tw::task<T> t = rt().spawn(std::move(body));
         {
             py::gil_scoped_release nogil;
+            // A short operation is often done within microseconds, while
+            // waking this thread from a sleep takes tens of them on an idle
+            // core: look for a while before going to sleep.
+            for (auto spin_until = tw::clock::now() + 20us; !t.done() && tw::clock::now() < spin_until;)
+                spin_pause();
             // Python runs its signal handlers only when the interpreter gets
             // control: look every 50 ms whether Ctrl-C was pressed.
             while (!t.wait_for(50ms)) {
