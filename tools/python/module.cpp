@@ -33,6 +33,11 @@
 
 #include "bridge.hpp"
 
+namespace twpy {
+void register_instruments(py::module_& m);  // instruments.cpp
+void register_algorithms(py::module_& m);   // algorithms.cpp
+}  // namespace twpy
+
 namespace {
 
 using namespace twpy;
@@ -240,6 +245,9 @@ PYBIND11_MODULE(_tworoutine, m) {
     m.def("_noop", [](py::object loop, std::optional<double> deadline) { return dispatch([] { return 0; }, loop, deadline); },
           py::arg("loop") = py::none(), py::arg("deadline") = py::none());
     m.def("_plain", [] { return 0; });
+
+    register_instruments(m);
+    register_algorithms(m);
 
     m.def("_shutdown", [] {
         py::gil_scoped_release nogil;
