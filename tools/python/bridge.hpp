@@ -316,4 +316,8 @@ inline boost::json::value python_to_json(py::handle o) {
     return boost::json::parse(text);
 }
 
+// The other files of the extension add their functions to the module.
+void register_instruments(py::module_& m);  // instruments.cpp: SCPI, Modbus, JSON-RPC, cooldown, the simulator
+void register_algorithms(py::module_& m);   // algorithms.cpp: the registry, by name
+
 }  // namespace twpy

@@ -33,11 +33,6 @@
 
 #include "bridge.hpp"
 
-namespace twpy {
-void register_instruments(py::module_& m);  // instruments.cpp
-void register_algorithms(py::module_& m);   // algorithms.cpp
-}  // namespace twpy
-
 namespace {
 
 using namespace twpy;
@@ -221,19 +216,9 @@ PYBIND11_MODULE(_tworoutine, m) {
         },
         py::arg("addresses"), py::arg("timeout"), py::arg("concurrency"), py::arg("loop"), py::arg("deadline"));
 
-    // The simulator, on the module's runtime.
+    // The simulator, on the module's simulator runtime (made by _simulator,
+    // instruments.cpp).
     py::class_<tw::sim::simulator>(m, "_Simulator")
-        .def(py::init([](std::size_t boards, std::size_t channels, std::uint64_t seed, double latency) {
-                 tw::sim::config c;
-                 c.boards = boards;
-                 c.channels = channels;
-                 c.scpi = 0;
-                 c.modbus = 0;
-                 c.seed = seed;
-                 c.latency = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(latency));
-                 return std::make_unique<tw::sim::simulator>(c, sim_rt());
-             }),
-             py::arg("boards") = 16, py::arg("channels") = 64, py::arg("seed") = 1, py::arg("latency") = 0.0)
         .def_property_readonly("addresses", [](const tw::sim::simulator& s) { return s.tuber_addresses(); })
         .def("stop", [](tw::sim::simulator& s) {
             py::gil_scoped_release nogil;
