@@ -16,6 +16,8 @@ packages=(
   strace
   # libFuzzer harnesses (tests/fuzz, make fuzz): clang, libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
+  # the Python package tworoutine (tools/python) and its tests (tests/python)
+  python3-dev pybind11-dev python3-numpy python3-pytest
   # independent peers for driver tests, independent clients for simulator tests
   # (pymodbus's client package imports serial_asyncio, only Recommended)
   python3-pymodbus python3-serial-asyncio python3-jsonrpclib-pelix
