@@ -251,8 +251,10 @@ py::object dispatch(F work, py::object loop, std::optional<double> deadline_s, C
             py::gil_scoped_release nogil;
             // A short operation is often done within microseconds, while
             // waking this thread from a sleep takes tens of them on an idle
-            // core: look for a while before going to sleep.
-            for (auto spin_until = tw::clock::now() + 20us; !t.done() && tw::clock::now() < spin_until;)
+            // core: look for a while before going to sleep. 50 us covers the
+            // runtime's own wake-up when it was idle (20 us did not, on a
+            // 2-core VM: tools/bench/python_bench.py calls, docs/PYTHON.md).
+            for (auto spin_until = tw::clock::now() + 50us; !t.done() && tw::clock::now() < spin_until;)
                 spin_pause();
             // Python runs its signal handlers only when the interpreter gets
             // control: look every 50 ms whether Ctrl-C was pressed.
