@@ -91,6 +91,18 @@ py::dict board_result_to_python(const tw::algorithms::board_result& r) {
     return d;
 }
 
+// What every board's outcome of an array operation has: address, status,
+// error, elapsed_s.
+template <class Outcome>
+py::dict outcome_to_python(const Outcome& r) {
+    py::dict d;
+    d["address"] = r.address;
+    d["status"] = tw::algorithms::to_string(r.status);
+    d["error"] = r.error;
+    d["elapsed_s"] = r.elapsed_s;
+    return d;
+}
+
 // ---- boards -----------------------------------------------------------------------
 
 // A board handle shared by Python and the fibers working on it.
@@ -175,11 +187,7 @@ PYBIND11_MODULE(_tworoutine, m) {
                             [](const std::vector<tw::algorithms::board_outcome>& rs) {
                                 py::list out;
                                 for (const auto& r : rs) {
-                                    py::dict d;
-                                    d["address"] = r.address;
-                                    d["status"] = tw::algorithms::to_string(r.status);
-                                    d["error"] = r.error;
-                                    d["elapsed_s"] = r.elapsed_s;
+                                    py::dict d = outcome_to_python(r);
                                     d["result"] = r.result ? py::object(board_result_to_python(*r.result)) : py::none();
                                     out.append(d);
                                 }
@@ -199,16 +207,12 @@ PYBIND11_MODULE(_tworoutine, m) {
                             [](const std::vector<tw::algorithms::board_health>& rs) {
                                 py::list out;
                                 for (const auto& r : rs) {
-                                    py::dict d;
-                                    d["address"] = r.address;
-                                    d["status"] = tw::algorithms::to_string(r.status);
-                                    d["error"] = r.error;
+                                    py::dict d = outcome_to_python(r);
                                     d["reachable"] = r.reachable;
                                     d["serial"] = r.serial;
                                     d["firmware"] = r.firmware;
                                     d["temperature"] = r.temperature ? py::object(py::float_(*r.temperature)) : py::none();
                                     d["latency_s"] = r.latency_s ? py::object(py::float_(*r.latency_s)) : py::none();
-                                    d["elapsed_s"] = r.elapsed_s;
                                     out.append(d);
                                 }
                                 return py::object(out);

@@ -81,7 +81,29 @@ class _Operation:
         return f"<tworoutine operation {self.__name__}>"
 
 
-class Board:
+class _Peer:
+    """What every board and instrument object has: the HOST:PORT it talks to
+    (self._h is its C++ handle) and a repr naming it."""
+
+    @property
+    def address(self):
+        return self._h.address
+
+    def __repr__(self):
+        return f"tworoutine.{type(self).__name__}({self.address!r})"
+
+
+class _Connection(_Peer):
+    """A peer with a connection of its own: `with Scpi(a) as s:` closes it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Board(_Peer):
     """A Tuber readout board at HOST:PORT (its methods and properties over
     JSON/HTTP). Every operation is a tworoutine: board.sweep(...) or
     await board.sweep.aio(...)."""
@@ -114,12 +136,6 @@ class Board:
         self.sweep = _Operation(sweep, "sweep",
                                 "Network analysis of one channel: a dict of NumPy arrays frequency, magnitude, phase.")
 
-    @property
-    def address(self):
-        return self._h.address
-
-    def __repr__(self):
-        return f"tworoutine.Board({self.address!r})"
 
 
 def _props(t):
@@ -153,7 +169,7 @@ health = _Operation(_health, "health",
                     "Checks many boards at once: one dict per address (status, serial, firmware, temperature, latency).")
 
 
-class Scpi:
+class Scpi(_Connection):
     """An SCPI instrument at HOST:PORT (raw socket, one line per command and
     reply): scpi.query("*IDN?"), await scpi.query.aio("KRDG? 1"). A query the
     instrument answers with silence (its way of saying "error") raises
@@ -185,21 +201,9 @@ class Scpi:
         self.close = _Operation(lambda *, loop, deadline: _c.scpi_close(h, loop, deadline), "close",
                                 "Closes the connection (the next call reopens it).")
 
-    @property
-    def address(self):
-        return self._h.address
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return f"tworoutine.Scpi({self.address!r})"
 
 
-class Modbus:
+class Modbus(_Connection):
     """A Modbus TCP server at HOST:PORT (unit `unit`). Addresses, counts and
     register values are 0..65535 (UsageError otherwise); registers come back as
     lists of ints, coils as lists of bools, floats (two registers each, high
@@ -247,21 +251,9 @@ class Modbus:
         self.close = _Operation(lambda *, loop, deadline: _c.modbus_close(h, loop, deadline), "close",
                                 "Closes the connection (the next call reopens it).")
 
-    @property
-    def address(self):
-        return self._h.address
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __repr__(self):
-        return f"tworoutine.Modbus({self.address!r})"
 
 
-class JsonRpc:
+class JsonRpc(_Peer):
     """A JSON-RPC 2.0 server over HTTP POST at `url` ("http://HOST:PORT/rpc").
     rpc.call("Board.get_frequency", 0) sends positional params,
     rpc.call("M", a=1) named ones; params and results are Python values (as
@@ -288,10 +280,6 @@ class JsonRpc:
                                 "one dict per call, in order (ok, result, error); a failed call never raises for the others.")
 
     @property
-    def address(self):
-        return self._h.address
-
-    @property
     def url(self):
         return f"http://{self._h.address}{self._h.target}"
 
@@ -299,7 +287,7 @@ class JsonRpc:
         return f"tworoutine.JsonRpc({self.url!r})"
 
 
-class TemperatureController:
+class TemperatureController(_Peer):
     """The SCPI temperature controller (a Lakeshore-style TC-372) at HOST:PORT
     as typed calls: temperature(sensor) in kelvin, setpoint(loop),
     set_setpoint(loop, K), ramp(loop), set_ramp(loop, enabled, K/min),
@@ -330,15 +318,9 @@ class TemperatureController:
                                  "heater", "heater(heater_loop): HTR?, percent.")
         self.reset = _Operation(lambda *, loop, deadline: op("reset", loop=loop, deadline=deadline), "reset", "*RST, *CLS.")
 
-    @property
-    def address(self):
-        return self._h.address
-
-    def __repr__(self):
-        return f"tworoutine.TemperatureController({self.address!r})"
 
 
-class Compressor:
+class Compressor(_Peer):
     """The Modbus TCP helium compressor at HOST:PORT as typed calls: status()
     (state, on, temperatures, pressures, motor_current, hours, warnings and
     alarms by name, in one read), each of those alone, start() and stop()."""
@@ -361,12 +343,6 @@ class Compressor:
             setattr(self, name, _Operation(lambda *, loop, deadline, name=name: _c.compressor_op(h, name, loop, deadline),
                                            name, doc))
 
-    @property
-    def address(self):
-        return self._h.address
-
-    def __repr__(self):
-        return f"tworoutine.Compressor({self.address!r})"
 
 
 def _cooldown(controller, compressor, setpoint, deadline_s=1800.0, tolerance=0.05, hold=30.0, poll=1.0, ramp_rate=0.0,
