@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
 
 import tworoutine
+from tworoutine import _tworoutine as _c
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +83,30 @@ def test_deadline_raises_timeout_error(boards):
     assert b.properties() == p  # the board is usable afterwards
 
 
-def test_cancelling_the_asyncio_task_cancels_the_fiber(boards):
-    async def main():
-        b = tworoutine.Board(boards[3])
-        p = await b.properties.aio()
-        t = asyncio.ensure_future(b.tune.aio())
-        await asyncio.sleep(0)  # started
-        t.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await t
-        return await b.properties.aio()  # still usable
+def test_cancelling_the_asyncio_task_cancels_the_fiber():
+    # 50 ms per reply and one channel at a time: the tune takes seconds, and
+    # its fiber must end cancelled, not run to its end.
+    with tworoutine.sim(boards=1, channels=64, latency=0.05) as (a,):
+        b = tworoutine.Board(a)
+        cancelled_before = _c._cancelled_operations()
 
-    assert asyncio.run(main())["nchannels"] == 16
+        async def main():
+            t = asyncio.ensure_future(b.tune.aio(channel_concurrency=1))
+            await asyncio.sleep(0)  # the task has started the operation
+            assert _c._live_fibers() == 1
+            t.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await t
+
+        asyncio.run(main())
+        # The fiber unwinds on the runtime's thread; 60 s is a deadlock guard.
+        for _ in range(60000):
+            if _c._live_fibers() == 0:
+                break
+            time.sleep(0.001)
+        assert _c._live_fibers() == 0
+        assert _c._cancelled_operations() == cancelled_before + 1
+        assert b.properties()["nchannels"] == 64  # the board is usable
 
 
 def test_256_boards_tuned_with_gather():
@@ -126,13 +140,14 @@ def test_ctrl_c_during_a_sync_tune_cancels_it():
                 b.tune(channel_concurrency=1)
                 print("finished")
             except KeyboardInterrupt:
-                print("interrupted", b.properties()["nchannels"], flush=True)
+                # the tune's fiber ended cancelled; the board answers again
+                print("interrupted", tworoutine._tworoutine._cancelled_operations(), b.properties()["nchannels"], flush=True)
     """)
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ)
     assert p.stdout.readline().strip() == "started"
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=120)
-    assert out.strip() == "interrupted 64"
+    assert out.strip() == "interrupted 1 64"
     assert p.returncode == 0
 
 

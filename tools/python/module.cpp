@@ -234,6 +234,14 @@ PYBIND11_MODULE(_tworoutine, m) {
     m.def("_noop", [](py::object loop, std::optional<double> deadline) { return dispatch([] { return 0; }, loop, deadline); },
           py::arg("loop") = py::none(), py::arg("deadline") = py::none());
     m.def("_plain", [] { return 0; });
+    // For the tests: fibers alive on the module's runtime (a cancelled
+    // operation's fiber is gone once it has unwound), and operations that
+    // ended cancelled.
+    m.def("_live_fibers", [] {
+        py::gil_scoped_release nogil;
+        return rt().counters().live_fibers;
+    });
+    m.def("_cancelled_operations", [] { return cancelled_operations().load(); });
 
     register_instruments(m);
     register_algorithms(m);
