@@ -158,3 +158,27 @@ def test_array_operations_give_one_outcome_per_board(boards):
     t = asyncio.run(tworoutine.tune_array.aio(boards))
     assert [x["status"] for x in t] == ["ok"] * len(boards)
     assert all(x["result"]["channels_verified"] == 16 for x in t)
+
+
+def test_a_loop_dropped_with_operations_in_flight():
+    # A notebook kernel restarted mid-call: the loop is closed and collected
+    # while its operations run. Their fibers end on the runtime's thread and
+    # release the futures there (with the GIL); nothing hangs or crashes, and
+    # the board serves the next caller.
+    import gc
+
+    with tworoutine.sim(boards=1, channels=16, latency=0.05) as (a,):
+        b = tworoutine.Board(a)
+        loop = asyncio.new_event_loop()
+        futures = [_c.board_properties(b._h, loop, None) for _ in range(8)]
+        assert not any(f.done() for f in futures)
+        loop.close()
+        del loop, futures
+        gc.collect()
+        # 60 s deadlock guard; the replies take 50 ms each.
+        for _ in range(60000):
+            if _c._live_fibers() == 0:
+                break
+            time.sleep(0.001)
+        assert _c._live_fibers() == 0
+        assert b.properties()["nchannels"] == 16

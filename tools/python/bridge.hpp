@@ -153,6 +153,21 @@ struct completion {
     std::exception_ptr error;
     tw::task<void> task;                  // done by the time it is drained
     std::mutex m;                         // task is assigned after spawn; the fiber may finish first
+
+    // The last reference may go on the runtime's thread (a fiber that ends
+    // after its loop took the result, or a loop dropped with operations in
+    // flight), so the future is released with the GIL taken. Once the
+    // interpreter is finalizing it is leaked instead: taking the GIL then
+    // would end this thread.
+    ~completion() {
+        if (!future) return;
+        if (!Py_IsInitialized() || _Py_IsFinalizing()) {
+            future.release();
+            return;
+        }
+        py::gil_scoped_acquire gil;
+        future = py::object();
+    }
 };
 
 class loop_bridge {
@@ -308,7 +323,7 @@ py::object dispatch(F work, py::object loop, std::optional<double> deadline_s, C
         } catch (...) {
             c->error = std::current_exception();
         }
-        bridge->push(c);
+        bridge->push(std::move(c));  // the loop's thread holds it from here
     });
     // Cancelling the future (asyncio task cancelled) cancels the fiber.
     c->future.attr("add_done_callback")(py::cpp_function([w = std::weak_ptr<completion>(c)](py::object f) {
