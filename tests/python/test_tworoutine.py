@@ -182,3 +182,28 @@ def test_a_loop_dropped_with_operations_in_flight():
             time.sleep(0.001)
         assert _c._live_fibers() == 0
         assert b.properties()["nchannels"] == 16
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda a: tworoutine.Board("nonsense"), "missing port"),
+    (lambda a: tworoutine.Board("127.0.0.1:99999"), "out of range"),
+    (lambda a: tworoutine.Board(a, timeout=-1), "timeout"),
+    (lambda a: tworoutine.Board(a, timeout=float("nan")), "timeout"),
+    (lambda a: tworoutine.Board(a).sweep(4e6, 6e6, -1), "points"),
+    (lambda a: tworoutine.Board(a).sweep(4e6, 6e6, 11, channel=2**40), "channel"),
+    (lambda a: tworoutine.Board(a).tune(channel_concurrency=-1), "channel_concurrency"),
+    (lambda a: tworoutine.Board(a).tune(channel_concurrency=1.5), "channel_concurrency"),
+    (lambda a: tworoutine.tune_array([a], concurrency=-1), "concurrency"),
+    (lambda a: tworoutine.health([a, "nonsense"]), "missing port"),
+    (lambda a: tworoutine.health([a], timeout=0), "timeout"),
+    (lambda a: tworoutine.Scpi("x:0"), "out of range"),
+    (lambda a: tworoutine.Modbus(a, timeout="soon"), "timeout"),
+    (lambda a: tworoutine.sim(boards=-1).__enter__(), "boards"),
+    (lambda a: tworoutine.sim(boards=10**6).__enter__(), "boards"),
+    (lambda a: tworoutine.sim(boards=1, latency=-0.1).__enter__(), "latency"),
+])
+def test_bad_values_are_usage_errors_naming_them(boards, call, named):
+    # Negative, huge, NaN and mistyped values, as an outsider would try them:
+    # a UsageError (a ValueError) that names the value, before anything runs.
+    with pytest.raises(tworoutine.UsageError, match=named):
+        call(boards[0])

@@ -27,6 +27,7 @@
 #include <boost/asio/post.hpp>
 
 #include <tw/algorithms/health.hpp>
+#include <tw/drivers/address.hpp>
 #include <tw/algorithms/tuning.hpp>
 #include <tw/drivers/tuber/board.hpp>
 #include <tw/sim/simulator.hpp>
@@ -234,6 +235,8 @@ PYBIND11_MODULE(_tworoutine, m) {
     m.def("_noop", [](py::object loop, std::optional<double> deadline) { return dispatch([] { return 0; }, loop, deadline); },
           py::arg("loop") = py::none(), py::arg("deadline") = py::none());
     m.def("_plain", [] { return 0; });
+    // HOST:PORT as tw reads it; UsageError (saying what is wrong) otherwise.
+    m.def("_check_address", [](const std::string& address) { (void)tw::parse_address(address); }, py::arg("address"));
     // For the tests: fibers alive on the module's runtime (a cancelled
     // operation's fiber is gone once it has unwound), and operations that
     // ended cancelled.

@@ -19,6 +19,8 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import math
+import operator
 import time
 
 from . import _tworoutine as _c
@@ -56,6 +58,38 @@ def deadline(seconds):
 def _seconds_left():
     end = _deadline.get()
     return None if end is None else max(0.0, end - time.monotonic())
+
+
+# Values from Python, checked before they reach C++: a wrong one is a
+# UsageError naming it, never a silent wrap, a TypeError about C++ signatures
+# or a timeout that fires at once.
+def _seconds(name, value, zero_ok=False):
+    """A finite number of seconds, > 0 (>= 0 with zero_ok)."""
+    try:
+        s = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not (math.isfinite(s) and (s > 0 or (zero_ok and s == 0))):
+        raise UsageError(f"{name} must be a finite number of seconds {'>=' if zero_ok else '>'} 0, got {value!r}")
+    return s
+
+
+def _count(name, value, minimum=0, maximum=2**31 - 1):
+    """An integer in [minimum, maximum] (NumPy's integers too, not bool)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise UsageError(f"{name} must be an integer, got {value!r}")
+    n = operator.index(value)
+    if not minimum <= n <= maximum:
+        raise UsageError(f"{name} must be in {minimum}..{maximum}, got {n}")
+    return n
+
+
+def _address(value):
+    """HOST:PORT, checked as tw checks it."""
+    if not isinstance(value, str):
+        raise UsageError(f"an address is text (HOST:PORT), got {value!r}")
+    _c._check_address(value)
+    return value
 
 
 class _Operation:
@@ -109,7 +143,7 @@ class Board(_Peer):
     await board.sweep.aio(...)."""
 
     def __init__(self, address, timeout=5.0):
-        self._h = _c._Board(address, timeout)
+        self._h = _c._Board(_address(address), _seconds("timeout", timeout))
         h = self._h
 
         def call(method, *args, loop, deadline, **kwargs):
@@ -124,10 +158,11 @@ class Board(_Peer):
             return out
 
         def sweep(fmin, fmax, points, amplitude=0.5, channel=0, *, loop, deadline):
-            return _c.board_sweep(h, float(fmin), float(fmax), int(points), float(amplitude), int(channel), loop, deadline)
+            return _c.board_sweep(h, float(fmin), float(fmax), _count("points", points), float(amplitude), _count("channel", channel),
+                                  loop, deadline)
 
         def tune(amplitude=0.5, channel_concurrency=8, *, loop, deadline):
-            return _c.board_tune(h, float(amplitude), int(channel_concurrency), loop, deadline)
+            return _c.board_tune(h, float(amplitude), _count("channel_concurrency", channel_concurrency), loop, deadline)
 
         self.tune = _Operation(tune, "tune", "Sweep, find resonances, tune and verify every channel: a dict "
                                              "(counts; frequency, amplitude, s21, verified as NumPy arrays; the sweep).")
@@ -155,11 +190,12 @@ def _chain(src, dst, convert):
 
 
 def _tune_array(addresses, amplitude=0.5, concurrency=64, *, loop, deadline):
-    return _c.tune_array(list(addresses), float(amplitude), int(concurrency), loop, deadline)
+    return _c.tune_array([_address(a) for a in addresses], float(amplitude), _count("concurrency", concurrency), loop, deadline)
 
 
 def _health(addresses, timeout=5.0, concurrency=64, *, loop, deadline):
-    return _c.health(list(addresses), float(timeout), int(concurrency), loop, deadline)
+    return _c.health([_address(a) for a in addresses], _seconds("timeout", timeout), _count("concurrency", concurrency), loop,
+                     deadline)
 
 
 tune_array = _Operation(_tune_array, "tune_array",
@@ -177,7 +213,7 @@ class Scpi(_Connection):
     check_errors=True: every write() asks SYST:ERR? too."""
 
     def __init__(self, address, timeout=5.0, check_errors=False):
-        self._h = _c._Scpi(address, float(timeout), bool(check_errors))
+        self._h = _c._Scpi(_address(address), _seconds("timeout", timeout), bool(check_errors))
         h = self._h
 
         def query_as(kind):
@@ -211,7 +247,7 @@ class Modbus(_Connection):
     naming the Modbus exception ("illegal data address", ...)."""
 
     def __init__(self, address, timeout=5.0, unit=1):
-        self._h = _c._Modbus(address, float(timeout), int(unit))
+        self._h = _c._Modbus(_address(address), _seconds("timeout", timeout), int(unit))
         h = self._h
 
         def read(table):
@@ -261,7 +297,7 @@ class JsonRpc(_Peer):
     with its code and message."""
 
     def __init__(self, url, timeout=5.0):
-        self._h = _c._JsonRpc(url, float(timeout))
+        self._h = _c._JsonRpc(url, _seconds("timeout", timeout))
         h = self._h
 
         def call(method, *args, loop, deadline, **kwargs):
@@ -295,7 +331,7 @@ class TemperatureController(_Peer):
     value out of range raises ProtocolError (-222)."""
 
     def __init__(self, address, timeout=5.0):
-        self._h = _c._TemperatureController(address, float(timeout))
+        self._h = _c._TemperatureController(_address(address), _seconds("timeout", timeout))
         h = self._h
 
         def op(name, n=0, x=0.0, on=False, *, loop, deadline):
@@ -326,7 +362,7 @@ class Compressor(_Peer):
     alarms by name, in one read), each of those alone, start() and stop()."""
 
     def __init__(self, address, timeout=5.0):
-        self._h = _c._Compressor(address, float(timeout))
+        self._h = _c._Compressor(_address(address), _seconds("timeout", timeout))
         h = self._h
         docs = {"status": "Everything in one read: a dict (state 'idle'/'starting'/'running'/'stopping'/'fault', ...).",
                 "state": "'idle', 'starting', 'running', 'stopping', 'fault' (or 'unknown').",
@@ -421,8 +457,10 @@ def sim(boards=16, channels=64, seed=1, latency=0.0, scpi=0, modbus=0, tau=2.0, 
     SCPI temperature controllers (s.scpi) and Modbus compressors (s.modbus).
     `latency` (seconds) is added to every reply; `tau` is the controllers'
     thermal time constant, compressor_start/_stop the compressors' (seconds)."""
-    s = _c._simulator(int(boards), int(channels), int(seed), float(latency), int(scpi), int(modbus), float(tau),
-                      float(compressor_start), float(compressor_stop))
+    s = _c._simulator(_count("boards", boards, 0, 65535), _count("channels", channels, 1, 65535), _count("seed", seed, 0, 2**64 - 1),
+                      _seconds("latency", latency, zero_ok=True), _count("scpi", scpi, 0, 65535), _count("modbus", modbus, 0, 65535),
+                      _seconds("tau", tau), _seconds("compressor_start", compressor_start, zero_ok=True),
+                      _seconds("compressor_stop", compressor_stop, zero_ok=True))
     try:
         yield Sim(s.addresses, _c._sim_scpi_addresses(s), _c._sim_modbus_addresses(s))
     finally:
