@@ -24,6 +24,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/parse.hpp>
 
@@ -59,6 +60,14 @@ inline tw::runtime& sim_rt() {
     auto& slot = sim_runtime_slot();
     if (!slot) slot = std::make_unique<tw::runtime>(tw::runtime_options{.threads = 1, .name = "tw-py-sim"});
     return *slot;
+}
+
+// A client (board, instrument) shared by Python and the fibers working on it.
+// Deleted on the runtime's thread: its sockets belong to that thread's
+// io_context, and Python may drop the last reference on any thread.
+template <class T, class... A>
+std::shared_ptr<T> on_runtime(A&&... a) {
+    return std::shared_ptr<T>(new T(std::forward<A>(a)...), [](T* p) { boost::asio::post(rt().executor(), [p] { delete p; }); });
 }
 
 // ---- errors -----------------------------------------------------------------------

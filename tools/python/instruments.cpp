@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <limits>
 
-#include <boost/asio/post.hpp>
 #include <fmt/core.h>
 
 #include <tw/algorithms/cooldown.hpp>
@@ -32,14 +31,6 @@ namespace json = boost::json;
 
 std::chrono::nanoseconds seconds(double s) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(s));
-}
-
-// A client shared by Python and its fibers. Deleted on the runtime's thread:
-// its sockets belong to that thread's io_context, and Python may drop the
-// last reference on any thread.
-template <class T, class... A>
-std::shared_ptr<T> on_runtime(A&&... a) {
-    return std::shared_ptr<T>(new T(std::forward<A>(a)...), [](T* p) { boost::asio::post(rt().executor(), [p] { delete p; }); });
 }
 
 struct scpi_handle {

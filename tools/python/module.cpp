@@ -24,7 +24,6 @@
 
 #include <pybind11/numpy.h>
 
-#include <boost/asio/post.hpp>
 
 #include <tw/algorithms/health.hpp>
 #include <tw/drivers/address.hpp>
@@ -123,11 +122,7 @@ PYBIND11_MODULE(_tworoutine, m) {
         .def(py::init([](std::string address, double timeout) {
                  tw::tuber::options o;
                  o.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout));
-                 // Deleted on the runtime's thread: its sockets belong to that
-                 // thread's io_context, and Python may drop the last reference.
-                 return board_handle{std::shared_ptr<tw::tuber::board>(
-                     new tw::tuber::board(std::move(address), std::move(o)),
-                     [](tw::tuber::board* b) { boost::asio::post(rt().executor(), [b] { delete b; }); })};
+                 return board_handle{on_runtime<tw::tuber::board>(std::move(address), std::move(o))};
              }),
              py::arg("address"), py::arg("timeout") = 5.0)
         .def_property_readonly("address", [](const board_handle& h) { return h.b->address(); });
