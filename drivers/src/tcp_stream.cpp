@@ -89,9 +89,13 @@ void tcp_stream::close(std::string_view why) noexcept {
     if (!socket_.is_open()) return;
     boost::system::error_code ignored;
     socket_.close(ignored);
-    try {
-        log_.event(address_, std::string("closed: ") + std::string(why));
-    } catch (...) {
+    // The text is built only for a log that is on: closing is on the path of
+    // every board's teardown, and an unused string is a malloc and a free.
+    if (log_) {
+        try {
+            log_.event(address_, std::string("closed: ") + std::string(why));
+        } catch (...) {
+        }
     }
     // The buffer stays allocated: a read into it may still be completing (a
     // Modbus connection is closed by whoever hits an error). Reads of a closed

@@ -10,7 +10,7 @@ void io_scheduler::awakened(boost::fibers::context* ctx) noexcept {
     // A fiber became ready while the dispatcher sits in io_context::run()
     // (an inline-resumed fiber woke it): Boost.Fiber's loop must pick it. The
     // dispatcher itself is queued on every inline resume; that needs nothing.
-    if (w_.in_run_ && !ctx->is_context(boost::fibers::type::dispatcher_context)) w_.io_.stop();
+    if (w_.in_run_ && !ctx->is_context(boost::fibers::type::dispatcher_context)) w_.stop_run();
     // Only a worker fiber becoming ready needs the host's loop to pump; the
     // dispatcher and the host's own main context are queued on every round.
     if (w_.guest_ && ctx->is_context(boost::fibers::type::worker_context)) w_.request_pump();
@@ -84,6 +84,7 @@ void io_scheduler::suspend_until(std::chrono::steady_clock::time_point const& tp
     w_.signals_.dispatcher = boost::fibers::context::active();
     w_.signals_.idle.store(true, std::memory_order_relaxed);
     w_.io_.restart();
+    w_.stop_pending_ = false;
     w_.in_run_ = true;
     w_.io_.run();
     w_.in_run_ = false;
