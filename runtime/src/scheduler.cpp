@@ -10,7 +10,7 @@ void io_scheduler::awakened(boost::fibers::context* ctx) noexcept {
     // A fiber became ready while the dispatcher sits in io_context::run()
     // (an inline-resumed fiber woke it): Boost.Fiber's loop must pick it. The
     // dispatcher itself is queued on every inline resume; that needs nothing.
-    if (w_.in_run_ && !ctx->is_context(boost::fibers::type::dispatcher_context)) w_.stop_run();
+    if (w_.in_run_ && !ctx->is_context(boost::fibers::type::dispatcher_context)) w_.wake_dispatcher();
     // Only a worker fiber becoming ready needs the host's loop to pump; the
     // dispatcher and the host's own main context are queued on every round.
     if (w_.guest_ && ctx->is_context(boost::fibers::type::worker_context)) w_.request_pump();

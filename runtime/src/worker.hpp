@@ -90,12 +90,11 @@ public:
     void timed_wait_begins(fiber_state& fs) noexcept;
     void arm_timer(clock::time_point tp) noexcept;
     // Makes io_scheduler::suspend_until return to Boost.Fiber's loop: it has
-    // work (a ready, remote-ready, due or finished fiber).
-    void wake_dispatcher() noexcept { stop_run(); }
-    // Ends suspend_until's io_context::run() once: io_context::stop() takes
-    // Asio's scheduler mutex, and a fiber that wakes a thousand others (a
-    // semaphore released for all of them) would take it a thousand times.
-    void stop_run() noexcept {
+    // work (a ready, remote-ready, due or finished fiber). Stops that run()
+    // once: io_context::stop() takes Asio's scheduler mutex, and a fiber that
+    // wakes a thousand others (a semaphore released for all of them) would
+    // take it a thousand times.
+    void wake_dispatcher() noexcept {
         if (in_run_ && !stop_pending_) {
             stop_pending_ = true;
             io_.stop();
@@ -183,7 +182,7 @@ private:
     std::atomic<std::size_t> ready_{0};
     std::atomic<std::size_t> guarded_{0};
     bool in_run_ = false;  // home thread: inside io_scheduler::suspend_until's io_context::run()
-    bool stop_pending_ = false;  // home thread: stop_run() has stopped that run()
+    bool stop_pending_ = false;  // home thread: wake_dispatcher() has stopped that run()
     std::thread::id host_thread_;  // guest: the thread that runs the host's loop
     std::atomic<clock::rep> blocked_since_{clock::time_point::max().time_since_epoch().count()};
     std::atomic<std::size_t> blocked_switches_{0};
