@@ -121,6 +121,32 @@ TEST_P(Scheduler, CompletionCalledInlineBeforeTheFiberSuspends) {
     });
 }
 
+// A fiber resumed straight from a completion (so the worker sits in
+// io_context::run()) that wakes many fibers stops that run once for all of
+// them; the next round's run must be stoppable again, or the woken fibers
+// would wait for I/O that never comes.
+TEST_P(Scheduler, ManyFibersWokenFromACompletionRunRoundAfterRound) {
+    run_body([] {
+        constexpr std::size_t n = 200;
+        tw::semaphore go(0, "round start"), done(0, "round done");
+        std::vector<tw::task<void>> waiters;
+        for (std::size_t i = 0; i < n; ++i) {
+            waiters.push_back(tw::spawn([&] {
+                for (int round = 0; round < 5; ++round) {
+                    ASSERT_TRUE(go.try_acquire_for(tw_test::k_guard));
+                    done.release();
+                }
+            }));
+        }
+        for (int round = 0; round < 5; ++round) {
+            boost::asio::post(tw::this_fiber::executor(), tw::yield);  // resumed from a handler
+            go.release(n);
+            for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(done.try_acquire_for(tw_test::k_guard)) << "round " << round;
+        }
+        for (auto& w : waiters) w.get();
+    });
+}
+
 TEST_P(Scheduler, PostWithYieldToTheFibersOwnLoop) {
     run_body([this] {
         for (int i = 0; i < 100; ++i) boost::asio::post(tw::this_fiber::executor(), tw::yield);
