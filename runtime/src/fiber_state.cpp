@@ -14,6 +14,21 @@ fiber_state::fiber_state(boost::fibers::context* ctx, worker& home, task_base& t
 
 fiber_state::~fiber_state() = default;
 
+namespace {
+bool passed(clock::time_point deadline) noexcept {
+    // The coarse clock trails steady_clock by at most a tick (1-10 ms) and is
+    // read without the TSC: a deadline further than k_coarse_slack from it
+    // has not passed. Only a nearer one costs a precise reading; a driver's
+    // round trip checks its deadline twice, each time seconds away. Were the
+    // coarse clock ever further behind (a tickless CPU), the wait the check
+    // guards arms the deadline's timer, which fires at once: the fiber still
+    // ends with timeout_error, one wait later.
+    constexpr auto k_coarse_slack = std::chrono::milliseconds(50);
+    if (deadline - fiber_state::coarse_now() > k_coarse_slack) return false;
+    return clock::now() >= deadline;
+}
+}  // namespace
+
 void fiber_state::check_slow() {
     // A shield defers cancellation and moves the outer deadline aside (see
     // push_shield), so while shielded deadline_ is one set inside the shield,
@@ -26,11 +41,12 @@ void fiber_state::check_slow() {
         }
         throw cancelled_error(r.empty() ? std::string("cancelled") : r);
     }
-    if (deadline_ != clock::time_point::max() && (timed_out_ || clock::now() >= deadline_)) {
+    if (deadline_ != clock::time_point::max() && (timed_out_ || passed(deadline_))) {
         timed_out_ = true;
         throw timeout_error("deadline passed" + (name().empty() ? std::string() : " in fiber '" + name() + "'"));
     }
 }
+
 
 void fiber_state::check_aborted() { check(); }
 
@@ -85,7 +101,14 @@ void fiber_state::pop_shield() noexcept {
 }
 
 fiber_state* current_fiber() noexcept {
-    return static_cast<fiber_state*>(boost::fibers::context::active()->get_properties());
+    // What the worker's scheduler is running (io_scheduler::pick_next and
+    // worker_signals::resume_inline set it at every switch on their thread),
+    // not context::active()->get_properties(): Boost.Fiber's active() is an
+    // out-of-line call with a thread_local initialisation guard, and a round
+    // trip of a driver asks four times (docs/BENCHMARKS.md, "Sixth run").
+    // A thread that is no worker's runs no tw fiber.
+    auto* s = t_worker_signals;
+    return s ? s->running.load(std::memory_order_relaxed) : nullptr;
 }
 
 }  // namespace tw::detail

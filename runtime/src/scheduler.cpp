@@ -17,7 +17,10 @@ void io_scheduler::awakened(boost::fibers::context* ctx) noexcept {
 }
 
 boost::fibers::context* io_scheduler::pick_next() noexcept {
-    if (rqueue_.empty()) return nullptr;
+    // Boost.Fiber resumes what this returns at once, and its dispatcher when
+    // it returns nullptr: `running` is therefore the context about to run on
+    // this thread, which current_fiber() reads instead of asking Boost.Fiber.
+    if (rqueue_.empty()) return dispatcher_next();
     // in_run_: a fiber resumed inline from a completion is suspending, so the
     // dispatcher sits in io_context::run() and I/O is being polled right now;
     // the check below cannot apply (the caller is not the dispatcher) and is
@@ -29,7 +32,7 @@ boost::fibers::context* io_scheduler::pick_next() noexcept {
                boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
         // The dispatcher's turn in a busy round: let suspend_until poll I/O
         // (without blocking, since fibers are ready) before anyone else runs.
-        return nullptr;
+        return dispatcher_next();
     }
     auto* ctx = &rqueue_.front();
     rqueue_.pop_front();
@@ -41,6 +44,11 @@ boost::fibers::context* io_scheduler::pick_next() noexcept {
     w_.signals_.running.store(static_cast<fiber_state*>(ctx->get_properties()), std::memory_order_relaxed);
     w_.ready_.store(ready_count_, std::memory_order_relaxed);
     return ctx;
+}
+
+boost::fibers::context* io_scheduler::dispatcher_next() noexcept {
+    w_.signals_.running.store(nullptr, std::memory_order_relaxed);
+    return nullptr;
 }
 
 void io_scheduler::poll_batch() noexcept {

@@ -48,6 +48,7 @@ public:
     static constexpr std::size_t k_poll_batch = 256;
 
 private:
+    boost::fibers::context* dispatcher_next() noexcept;  // pick_next's "nothing ready": the dispatcher runs
     void poll_batch() noexcept;
 
     worker& w_;
