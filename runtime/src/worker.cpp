@@ -78,6 +78,7 @@ worker::worker(runtime_impl& rt, std::size_t index, boost::asio::io_context* hos
     // operations keep it busy as long as they need it).
     if (!guest_) guard_.emplace(io_.get_executor());
     signals_.owner = this;
+    signals_.io = &io_;
     stacks_.emplace(rt.options().stack_size, rt.guarded_left, rt.guard_warned,
                     [&rt](std::string_view m) { rt.warn(m); });
 }

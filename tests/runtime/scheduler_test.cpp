@@ -314,3 +314,60 @@ TEST_P(Scheduler, BoostTimedWaitAfterAnIoCompletionWakes) {
         EXPECT_FALSE(s.try_acquire_for(5ms));
     });
 }
+
+namespace {
+
+// An operation that records whether `posted` had run when it was started,
+// then waits on `t`.
+void timer_wait_recording(boost::asio::steady_timer& t, bool& started, const bool& posted, bool& posted_at_start,
+                          tw::yield_t token) {
+    boost::asio::async_initiate<tw::yield_t, void(boost::system::error_code)>(
+        [&](auto handler) {
+            started = true;
+            posted_at_start = posted;
+            t.async_wait(std::move(handler));
+        },
+        token);
+}
+
+}  // namespace
+
+TEST_P(Scheduler, AQueuedOperationStartsAfterTheHandlersQueuedBeforeIt) {
+    run_body([] {
+        boost::asio::steady_timer t(tw::this_fiber::executor(), 0ms);
+        for (const bool queued : {false, true}) {
+            bool posted = false, started = false, posted_at_start = false;
+            boost::asio::post(tw::this_fiber::executor(), [&] { posted = true; });
+            timer_wait_recording(t, started, posted, posted_at_start, queued ? tw::yield.queued() : tw::yield);
+            EXPECT_TRUE(started);
+            EXPECT_EQ(posted_at_start, queued) << (queued ? "yield.queued()" : "yield");
+            EXPECT_TRUE(posted);
+        }
+    });
+}
+
+// A cancellation that arrives while the operation waits in the queue finds
+// nothing to cancel yet: the operation must not start (it would wait out its
+// hour), and the fiber ends cancelled.
+TEST_P(Scheduler, CancellingAQueuedOperationBeforeItStartsEndsTheWait) {
+    run_body([] {
+        gate parking(tw::this_fiber::executor());
+        bool started = false, posted_at_start = false;
+        const bool posted = false;
+        auto waiter = tw::spawn([&] {
+            boost::asio::steady_timer t(tw::this_fiber::executor(), 1h);
+            // Opening the gate queues this body's wake-up ahead of the start.
+            parking.open();
+            timer_wait_recording(t, started, posted, posted_at_start, tw::yield.queued());
+        });
+        parking.wait();
+        waiter.cancel("stop before start");
+        try {
+            waiter.get();
+            ADD_FAILURE() << "not cancelled";
+        } catch (const tw::cancelled_error& e) {
+            EXPECT_STREQ(e.what(), "stop before start");
+        }
+        EXPECT_FALSE(started);
+    });
+}

@@ -29,6 +29,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <tw/detail/fiber_state.hpp>
@@ -39,8 +41,19 @@ namespace tw {
 
 struct yield_t {
     boost::system::error_code* ec = nullptr;
+    bool start_queued = false;
     // yield[ec]: report I/O errors in ec instead of throwing tw::io_error.
-    constexpr yield_t operator[](boost::system::error_code& e) const noexcept { return yield_t{&e}; }
+    constexpr yield_t operator[](boost::system::error_code& e) const noexcept { return yield_t{&e, start_queued}; }
+    // yield.queued(): start the operation from the fiber's worker queue,
+    // after the handlers already waiting there, instead of at once. For
+    // reading a reply right after sending its request: started at once, Asio
+    // first tries the read without waiting, and with a busy board that is a
+    // system call that finds nothing (EAGAIN) on every exchange; started
+    // after the other connections' queued work, the reply has had time to
+    // arrive. It costs a post, not a fiber switch: the fiber stays parked
+    // until the operation completes. Operations of other signatures than
+    // void(error_code, T...) start at once.
+    constexpr yield_t queued() const noexcept { return yield_t{ec, true}; }
 };
 
 inline constexpr yield_t yield{};
@@ -64,8 +77,12 @@ struct yield_core final : wait_point {
     std::atomic<int> state{pending};
     boost::fibers::context* ctx = nullptr;
     fiber_state* fs = nullptr;
+    bool interrupted = false;  // home thread only, like interrupt()
 
-    void interrupt() noexcept override { fs->signal.emit(boost::asio::cancellation_type::terminal); }
+    void interrupt() noexcept override {
+        interrupted = true;  // for an operation not started yet (yield.queued())
+        fs->signal.emit(boost::asio::cancellation_type::terminal);
+    }
 
     // The fast paths stay inline; switching fibers is out of line (yield.cpp)
     // so that code compiled against these headers — a plugin's included —
@@ -160,6 +177,30 @@ private:
     void deliver() { out->values.emplace(); }
 };
 
+// What yield.queued() posts to the fiber's worker: the handler, and the
+// initiation to run with it, which lives on the parked fiber's stack (the
+// fiber does not return before the handler has run or been destroyed).
+template <class Handler>
+struct queued_start {
+    Handler handler;
+    void (*start)(void* initiation, Handler&& h);
+    void* initiation;
+
+    void operator()() {
+        // A cancellation or deadline that came while this waited in the queue
+        // found no operation to cancel; end the wait as the cancelled
+        // operation would have, without starting it: a handler destroyed
+        // uncalled reports operation_aborted.
+        if (handler.core->interrupted) {
+            Handler dropped(std::move(handler));
+            return;
+        }
+        start(initiation, std::move(handler));
+    }
+};
+
+void post_to_worker(fiber_state& fs, auto&& f) { boost::asio::post(*fs.signals().io, std::forward<decltype(f)>(f)); }
+
 template <class... Args>
 struct yield_signature;
 
@@ -206,8 +247,20 @@ public:
         typename sig::values out;
         boost::system::error_code ec;
         std::exception_ptr ex;
-        std::move(init)(typename sig::handler(&core, &out, &ec, &ex), std::forward<InitArgs>(args)...);
-        core.wait("asio operation");
+        using handler = typename sig::handler;
+        bool queued = false;
+        if constexpr (sig::kind == tw::detail::lead::error_code) queued = token.start_queued;
+        if (queued) {
+            auto start = [&](handler&& h) { std::move(init)(std::move(h), std::forward<InitArgs>(args)...); };
+            using start_type = decltype(start);
+            tw::detail::post_to_worker(
+                fs, tw::detail::queued_start<handler>{handler(&core, &out, &ec, &ex),
+                                                      [](void* s, handler&& h) { (*static_cast<start_type*>(s))(std::move(h)); }, &start});
+            core.wait("asio operation");
+        } else {
+            std::move(init)(handler(&core, &out, &ec, &ex), std::forward<InitArgs>(args)...);
+            core.wait("asio operation");
+        }
         if constexpr (sig::kind == tw::detail::lead::error_code) {
             if (ec) {
                 if (ec == boost::asio::error::operation_aborted) fs.check_aborted();

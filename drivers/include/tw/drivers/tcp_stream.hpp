@@ -106,6 +106,9 @@ private:
     std::size_t cap_ = 0;
     std::size_t size_ = 0;
     std::size_t pos_ = 0;
+    // Something was sent since the last read: the next read is most likely
+    // for its reply, and starts from the worker's queue (tw::yield.queued()).
+    bool sent_ = false;
 };
 
 }  // namespace tw

@@ -1,7 +1,7 @@
 #pragma once
 // tw::detail::fiber_state: what the runtime knows about one of its fibers —
 // name, deadline, cancellation, what it is blocked on — reachable in O(1) from
-// the running fiber through Boost.Fiber's properties pointer.
+// the running fiber through its worker's `running` pointer (current_fiber).
 //
 // Thread safety: every member except cancel_requested_ and the reason is
 // touched only by the fiber's home worker thread. Cancellation from another
@@ -23,6 +23,10 @@
 
 #include <tw/deadline.hpp>
 
+namespace boost::asio {
+class io_context;
+}
+
 
 namespace tw::detail {
 
@@ -35,14 +39,17 @@ class fiber_state;
 struct worker_signals {
     std::atomic<std::size_t> switches{0};  // fibers resumed, by the dispatcher or inline
     // The fiber running now (nullptr: the dispatcher or the thread's main
-    // context), for the watchdog to name a fiber that blocks its thread. Read
-    // by the watchdog only under worker::exit_mtx_, which a fiber takes to exit
-    // (worker::fiber_exited), so a pointer read there is never dangling.
+    // context): what current_fiber() returns on this thread, set at every
+    // switch (io_scheduler::pick_next, resume_inline) and cleared once a fiber
+    // has exited. Also names a fiber that blocks its thread for the watchdog,
+    // which reads it only under worker::exit_mtx_; a fiber takes that lock to
+    // exit (worker::fiber_exited), so a pointer read there is never dangling.
     std::atomic<fiber_state*> running{nullptr};
     // True while the worker's dispatcher context runs the io_context and no
     // fiber runs, i.e. exactly while a handler may resume a fiber inline.
     std::atomic<bool> idle{false};
     boost::fibers::context* dispatcher = nullptr;  // the worker's dispatcher context
+    boost::asio::io_context* io = nullptr;         // the worker's loop (its host's, for a guest)
 
     void count_switch() noexcept { switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
     worker* owner = nullptr;
