@@ -58,6 +58,31 @@ TEST_P(Embedding, RunFromAHandlerOnTheLoopThrowsUsageErrorNamingAsyncRun) {
     EXPECT_THAT(fut.get(), ::testing::HasSubstr("async_run"));
 }
 
+// The handler runs on the loop thread right after the fiber that posted it
+// parked: the thread is on no fiber any more, whichever ran last.
+TEST_P(Embedding, RunFromAHandlerPostedByAFiberThrowsUsageError) {
+    run_body([] {
+        for (const bool park_on_io : {false, true}) {
+            tw::semaphore handled(0);
+            std::string seen;
+            boost::asio::post(tw::this_fiber::executor(), [&] {
+                try {
+                    tw::run([] { return 1; });
+                    seen = "no exception";
+                } catch (const tw::usage_error& e) {
+                    seen = e.what();
+                } catch (...) {
+                    seen = "another exception";
+                }
+                handled.release();
+            });
+            if (park_on_io) boost::asio::post(tw::this_fiber::executor(), tw::yield);  // parked in tw::yield
+            handled.acquire();  // parked in Boost.Fiber's scheduler
+            EXPECT_THAT(seen, ::testing::HasSubstr("async_run")) << (park_on_io ? "after tw::yield" : "");
+        }
+    });
+}
+
 TEST_P(Embedding, BlockingCallsFromAHandlerOnTheLoopAllThrowUsageError) {
     auto& r = rt();
     auto t = r.spawn([] { return 1; });
