@@ -47,7 +47,6 @@ void fiber_state::check_slow() {
     }
 }
 
-
 void fiber_state::check_aborted() { check(); }
 
 void fiber_state::interrupt() noexcept {

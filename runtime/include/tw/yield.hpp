@@ -199,8 +199,6 @@ struct queued_start {
     }
 };
 
-void post_to_worker(fiber_state& fs, auto&& f) { boost::asio::post(*fs.signals().io, std::forward<decltype(f)>(f)); }
-
 template <class... Args>
 struct yield_signature;
 
@@ -248,19 +246,17 @@ public:
         boost::system::error_code ec;
         std::exception_ptr ex;
         using handler = typename sig::handler;
-        bool queued = false;
-        if constexpr (sig::kind == tw::detail::lead::error_code) queued = token.start_queued;
-        if (queued) {
-            auto start = [&](handler&& h) { std::move(init)(std::move(h), std::forward<InitArgs>(args)...); };
+        auto start = [&](handler&& h) { std::move(init)(std::move(h), std::forward<InitArgs>(args)...); };
+        if (sig::kind == tw::detail::lead::error_code && token.start_queued) {
             using start_type = decltype(start);
-            tw::detail::post_to_worker(
-                fs, tw::detail::queued_start<handler>{handler(&core, &out, &ec, &ex),
-                                                      [](void* s, handler&& h) { (*static_cast<start_type*>(s))(std::move(h)); }, &start});
-            core.wait("asio operation");
+            boost::asio::post(*fs.signals().io,
+                              tw::detail::queued_start<handler>{handler(&core, &out, &ec, &ex),
+                                                                [](void* s, handler&& h) { (*static_cast<start_type*>(s))(std::move(h)); },
+                                                                &start});
         } else {
-            std::move(init)(handler(&core, &out, &ec, &ex), std::forward<InitArgs>(args)...);
-            core.wait("asio operation");
+            start(handler(&core, &out, &ec, &ex));
         }
+        core.wait("asio operation");
         if constexpr (sig::kind == tw::detail::lead::error_code) {
             if (ec) {
                 if (ec == boost::asio::error::operation_aborted) fs.check_aborted();

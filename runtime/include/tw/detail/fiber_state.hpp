@@ -27,7 +27,6 @@ namespace boost::asio {
 class io_context;
 }
 
-
 namespace tw::detail {
 
 class worker;
