@@ -307,6 +307,38 @@ TEST(EmbeddingGuest, AsyncRunIntoAGuestRuntime) {
     EXPECT_TRUE(guest.shutdown());
 }
 
+// tw::yield.queued() posts the start to the fiber's worker loop, which for a
+// guest is the host's: it runs there, after the host's handlers queued first.
+TEST(EmbeddingGuest, AQueuedOperationStartsOnTheHostsLoop) {
+    tw_test::watchdog guard("guest host.run()");
+    boost::asio::io_context host;
+    tw::runtime guest(host);
+    const auto host_thread = std::this_thread::get_id();
+    bool posted = false, posted_at_start = false, started_on_host = false;
+    tw::async_run(
+        guest,
+        [&] {
+            boost::asio::steady_timer t(host, 1ms);
+            boost::asio::post(host, [&] { posted = true; });
+            auto token = tw::yield.queued();
+            boost::asio::async_initiate<tw::yield_t, void(boost::system::error_code)>(
+                [&](auto handler) {
+                    posted_at_start = posted;
+                    started_on_host = std::this_thread::get_id() == host_thread;
+                    t.async_wait(std::move(handler));
+                },
+                token);
+        },
+        [&](std::exception_ptr e) {
+            EXPECT_FALSE(e);
+            host.stop();
+        });
+    host.run();
+    EXPECT_TRUE(posted_at_start);
+    EXPECT_TRUE(started_on_host);
+    EXPECT_TRUE(guest.shutdown());
+}
+
 TEST(EmbeddingGuest, RunFromAHostHandlerThrowsUsageError) {
     tw_test::watchdog guard("guest host.run()");
     boost::asio::io_context host;

@@ -371,3 +371,25 @@ TEST_P(Scheduler, CancellingAQueuedOperationBeforeItStartsEndsTheWait) {
         EXPECT_FALSE(started);
     });
 }
+
+// A cancellation from another thread reaches the fiber's worker as a posted
+// interrupt, which may run before the queued start (nothing to cancel yet) or
+// after it (the operation is cancelled): either way the wait ends cancelled.
+TEST_P(Scheduler, CancellingAQueuedOperationFromAnotherThreadEndsTheWait) {
+    run_body([] {
+        for (int i = 0; i < 50; ++i) {
+            std::atomic<bool> waiting{false};
+            auto waiter = tw::spawn([&] {
+                boost::asio::steady_timer t(tw::this_fiber::executor(), 1h);
+                waiting = true;
+                t.async_wait(tw::yield.queued());
+            });
+            std::thread canceller([&] {
+                while (!waiting) std::this_thread::yield();
+                waiter.cancel("from another thread");
+            });
+            EXPECT_THROW(waiter.get(), tw::cancelled_error);
+            canceller.join();
+        }
+    });
+}
