@@ -3,12 +3,19 @@
 // thermal model, bounds and the many-connections mode.
 #include <tw/sim/simulator.hpp>
 
+#include <cfloat>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
 #include <set>
 
 #include <gmock/gmock.h>
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include "servers.hpp"
 #include "sim_test_util.hpp"
 
 using namespace tw_sim_test;
@@ -46,6 +53,44 @@ bool closed_by_peer(tcp::socket& s) {
 }
 
 }  // namespace
+
+// The controller's numbers are five digits rounded as printf rounds them
+// (exactly, ties to even), though they come from the shortest form: checked
+// at ties, next to ties, at the ends of the range and at random bit patterns.
+TEST(SimScpi, NumbersAreRoundedToFiveDigitsAsPrintfDoes) {
+    const auto printf_nr3 = [](double v) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%+.4E", v);
+        return std::string(buf);
+    };
+    std::vector<double> vs = {0.0, -0.0, 1.0, -1.0, 4.0, 25.0, 300.0, 0.5, 9.99995, 9.999950000000001, 9.99994999999,
+                              99999.5, 12345.5, 123455.0, -123465.0, 1.03125, 1.5e-5, 299.99995, 1e100, 1.23456e-100,
+                              DBL_MAX, -DBL_MAX, DBL_MIN, std::nextafter(DBL_MIN, 0.0), 1.2345e-310,
+                              std::numeric_limits<double>::denorm_min()};
+    for (int e = -20; e <= 26; ++e) {  // next to powers of ten, where log10 may be one off
+        const double p = std::pow(10.0, e);
+        vs.insert(vs.end(), {p, std::nextafter(p, 0.0), std::nextafter(p, INFINITY), 9.99995 * p, 9.99994 * p});
+    }
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 20000; ++i) {
+        // Next to a rounding boundary: (k + 1/2) 10^e for five-digit k, and its neighbours.
+        const double tie = (static_cast<double>(10000 + rng() % 90000) + 0.5) * std::pow(10.0, static_cast<int>(rng() % 40) - 24);
+        vs.insert(vs.end(), {tie, std::nextafter(tie, 0.0), std::nextafter(tie, INFINITY), -tie});
+        // Any finite double.
+        double any;
+        do {
+            const std::uint64_t bits = rng();
+            std::memcpy(&any, &bits, sizeof any);
+        } while (!std::isfinite(any));
+        vs.push_back(any);
+    }
+    int wrong = 0;
+    for (double v : vs) {
+        if (tw::sim::detail::format_nr3(v) == printf_nr3(v)) continue;
+        if (++wrong <= 5) ADD_FAILURE() << fmt::format("{:.17g}: {} against printf's {}", v, tw::sim::detail::format_nr3(v), printf_nr3(v));
+    }
+    EXPECT_EQ(wrong, 0) << "of " << vs.size();
+}
 
 TEST(SimScpi, ServesPyvisa) {
     sim_runtime rt;

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,7 +78,9 @@ bool write_bounded(tcp::socket& s, std::string_view bytes, const server_options&
     // fiber does not suspend (an Asio write that completes at once still
     // parks it until its handler runs from the queue). What the socket does
     // not take goes through the bounded asynchronous write below.
-    const ssize_t sent = ::send(s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    // Through syscall(2): send(2) is a cancellation point, which glibc wraps
+    // in two atomic updates per call in a process with threads.
+    const long sent = ::syscall(SYS_sendto, s.native_handle(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, nullptr, 0);
     if (sent > 0) bytes.remove_prefix(static_cast<std::size_t>(sent));
     if (bytes.empty()) return true;
     boost::system::error_code ec;
@@ -223,6 +226,10 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
                 tw::sleep_for(std::chrono::milliseconds(50));
                 continue;
             }
+            // Replies go out when written, as an instrument's do: no Nagle delay
+            // for a reply written in parts (slow faults, multi-part frames).
+            s.set_option(tcp::no_delay(true), ec);
+            ec.clear();
             if (p.max_connections > 0 && p.open.load(std::memory_order_relaxed) >= p.max_connections) {
                 // Over the cap: closed at once, so idle or hostile clients
                 // cannot take every descriptor of the process.

@@ -31,6 +31,10 @@ inline constexpr std::size_t k_max_http_header = 16 * 1024;
 inline constexpr std::size_t k_max_http_body = 4 * 1024 * 1024;
 inline constexpr std::size_t k_max_scpi_line = 4096;
 
+// A number as the temperature controller writes it: SCPI NR3, five digits,
+// correctly rounded, "+1.2345E+01" (as printf's "%+.4E").
+std::string format_nr3(double v);
+
 void serve_tuber_connection(tcp::socket& s, board& b, fault_state& f, const server_options& o);
 // The bytes of HTTP requests -> the bytes serve_tuber_connection answers them
 // with (the same parser, limits and replies; no faults, timeouts or 100
