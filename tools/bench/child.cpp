@@ -5,6 +5,8 @@
 
 #include "child.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -20,7 +22,29 @@ extern char** environ;
 
 namespace tw::cli::bench {
 
-child_process::child_process(const std::string& path, const std::vector<std::string>& args) {
+namespace {
+
+// Runs spawn() with the calling thread on `cpu` alone (if cpu >= 0), which the
+// spawned process inherits from its first instruction on: pinning it
+// afterwards, by pid, would race with the threads it starts.
+template <class F>
+int on_cpu(int cpu, F spawn) {
+    if (cpu < 0) return spawn();
+    cpu_set_t saved, one;
+    if (::pthread_getaffinity_np(::pthread_self(), sizeof saved, &saved) != 0)
+        throw std::runtime_error("bench: cannot read this thread's CPU affinity");
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof one, &one); rc != 0)
+        throw std::runtime_error(fmt::format("bench: cannot pin to CPU {}: {}", cpu, std::strerror(rc)));
+    const int rc = spawn();
+    ::pthread_setaffinity_np(::pthread_self(), sizeof saved, &saved);
+    return rc;
+}
+
+}  // namespace
+
+child_process::child_process(const std::string& path, const std::vector<std::string>& args, int cpu) {
     std::vector<std::string> a = args;  // posix_spawn takes char* const[]
     std::vector<char*> argv;
     for (auto& s : a) argv.push_back(s.data());
@@ -32,7 +56,15 @@ child_process::child_process(const std::string& path, const std::vector<std::str
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addclose(&fa, fds[1]);
-    const int rc = ::posix_spawn(&pid_, path.c_str(), &fa, nullptr, argv.data(), environ);
+    int rc = 0;
+    try {
+        rc = on_cpu(cpu, [&] { return ::posix_spawn(&pid_, path.c_str(), &fa, nullptr, argv.data(), environ); });
+    } catch (...) {
+        posix_spawn_file_actions_destroy(&fa);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        throw;
+    }
     posix_spawn_file_actions_destroy(&fa);
     ::close(fds[1]);  // the child's end: end of file reaches us when the child exits
     if (rc != 0) {

@@ -27,8 +27,9 @@ inline const char* self_exe() { return "/proc/self/exe"; }
 
 class child_process {
 public:
-    // args[0] is the name the child sees as argv[0].
-    child_process(const std::string& path, const std::vector<std::string>& args);
+    // args[0] is the name the child sees as argv[0]. cpu >= 0: the child and
+    // every thread it starts run on that CPU only.
+    child_process(const std::string& path, const std::vector<std::string>& args, int cpu = -1);
     child_process(const child_process&) = delete;
     child_process& operator=(const child_process&) = delete;
     ~child_process();

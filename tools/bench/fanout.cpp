@@ -65,9 +65,32 @@ command impl_command(const std::string& impl, const std::vector<std::string>& ta
 }
 
 // Runs one client in a child process and returns the JSON line it printed.
-fanout_result run_impl(const std::string& impl, const std::vector<std::string>& targets, std::size_t n, const fanout_options& o) {
+// Where --pin puts the processes (-1: where the scheduler likes).
+struct placement {
+    int client = -1;
+    int server = -1;
+};
+
+// The first and last CPU this process may use, for --pin.
+placement pinned_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) throw CLI::ValidationError("--pin", "cannot read the CPUs this process may use");
+    placement p;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (!CPU_ISSET(c, &set)) continue;
+        if (p.client < 0) p.client = c;
+        p.server = c;
+    }
+    if (p.client == p.server)
+        throw CLI::ValidationError("--pin", fmt::format("needs two CPUs, one for the clients and one for the server; this process may use CPU {} only", p.client));
+    return p;
+}
+
+fanout_result run_impl(const std::string& impl, const std::vector<std::string>& targets, std::size_t n, const fanout_options& o,
+                       int cpu) {
     const auto cmd = impl_command(impl, targets, n, o.rounds, o);
-    child_process c(cmd.path, cmd.args);
+    child_process c(cmd.path, cmd.args, cpu);
     const auto out = c.read_all();
     const int rc = c.wait();
     if (rc != 0) throw std::runtime_error(fmt::format("bench fanout: the {} client failed (exit {})", impl, rc));
@@ -93,8 +116,8 @@ double process_cpu_ns(pid_t pid) {
 
 // Starts a server (tw sim or tw bench line-server) and returns it with the
 // addresses of its "scpi ADDRESS,..." start-up line.
-std::unique_ptr<child_process> start_server(const std::vector<std::string>& args, std::vector<std::string>& targets) {
-    auto server = std::make_unique<child_process>(self_exe(), args);
+std::unique_ptr<child_process> start_server(const std::vector<std::string>& args, std::vector<std::string>& targets, int cpu) {
+    auto server = std::make_unique<child_process>(self_exe(), args, cpu);
     const auto line = server->read_line();
     if (line.rfind("scpi ", 0) != 0) {
         server->wait();
@@ -107,9 +130,9 @@ std::unique_ptr<child_process> start_server(const std::vector<std::string>& args
 // Runs `impl` against `server` and adds the server's CPU per round trip
 // (connects and first round trips included) to the result.
 fanout_result run_measuring_server(const std::string& impl, const std::vector<std::string>& targets, std::size_t n,
-                                   const fanout_options& o, const child_process* server) {
+                                   const fanout_options& o, const child_process* server, int cpu) {
     const double c0 = server ? process_cpu_ns(server->pid()) : 0;
-    auto r = run_impl(impl, targets, n, o);
+    auto r = run_impl(impl, targets, n, o, cpu);
     if (server)
         r.o["server_cpu_us_per_rt"] =
             (process_cpu_ns(server->pid()) - c0) / 1e3 / (static_cast<double>(n) * static_cast<double>(o.rounds + 1));
@@ -153,6 +176,7 @@ void run_parent(const fanout_options& o) {
     } catch (const std::invalid_argument& e) {
         throw CLI::ValidationError("--latency", e.what());
     }
+    const placement where = o.pin ? pinned_cpus() : placement{};
     std::vector<std::string> targets;
     std::size_t n = 0;
     if (!o.targets.empty()) {
@@ -184,7 +208,7 @@ void run_parent(const fanout_options& o) {
             args.push_back("--scpi-ports");
             args.push_back(std::to_string(ports));
         }
-        sim = start_server(args, targets);
+        sim = start_server(args, targets, where.server);
         spdlog::info("bench fanout: simulator serving {} instruments on {} ports", n, targets.size());
     }
 
@@ -192,7 +216,7 @@ void run_parent(const fanout_options& o) {
     for (std::size_t k = 0; k < impls.size(); ++k) {
         if (k) pause_between_runs(n);
         spdlog::info("bench fanout: {} with {} connections", impls[k], n);
-        rs.push_back(run_measuring_server(impls[k], targets, n, o, sim.get()));
+        rs.push_back(run_measuring_server(impls[k], targets, n, o, sim.get(), where.client));
         if (o.syscalls) add_syscalls(rs.back(), targets, n, o);
     }
 
@@ -205,16 +229,16 @@ void run_parent(const fanout_options& o) {
         double sim_cpu = it != rs.end() ? it->get("server_cpu_us_per_rt") : std::nan("");
         if (it == rs.end()) {
             pause_between_runs(n);
-            sim_cpu = run_measuring_server(client, targets, n, o, sim.get()).get("server_cpu_us_per_rt");
+            sim_cpu = run_measuring_server(client, targets, n, o, sim.get(), where.client).get("server_cpu_us_per_rt");
         }
         sim->terminate();
         sim->wait();
         sim.reset();
         std::vector<std::string> line_targets;
         auto line = start_server({"tw", "bench", "line-server", "--ports", std::to_string(targets.size()), "--latency", o.latency},
-                                 line_targets);
+                                 line_targets, where.server);
         spdlog::info("bench fanout: {} against the Asio line server", client);
-        const double line_cpu = run_measuring_server(client, line_targets, n, o, line.get()).get("server_cpu_us_per_rt");
+        const double line_cpu = run_measuring_server(client, line_targets, n, o, line.get(), where.client).get("server_cpu_us_per_rt");
         line->terminate();
         line->wait();
         servers = {{"tw sim", sim_cpu}, {"asio line server", line_cpu}};
@@ -224,8 +248,12 @@ void run_parent(const fanout_options& o) {
         sim->wait();
     }
 
+    std::optional<std::string> pinned;
+    if (o.pin)
+        pinned = o.sim ? fmt::format("clients on CPU {}, server on CPU {}", where.client, where.server)
+                       : fmt::format("clients on CPU {}", where.client);
     const fanout_run run{n, targets.size(), o.rounds, o.query, o.sim ? std::optional<std::string>(o.latency) : std::nullopt,
-                         servers};
+                         servers, pinned};
     if (o.json)
         print_fanout_json(machine_string(), run, rs);
     else

@@ -48,6 +48,7 @@ struct fanout_options {
     bool json = false;
     bool syscalls = false;         // count system calls per round trip (strace, syscalls.hpp)
     bool server_baseline = false;  // --sim: also measure the minimal Asio line server (line_server.hpp)
+    bool pin = false;              // clients on this process's first CPU, the server on its last
     std::string child_impl;  // hidden: measure one implementation in this process
 };
 

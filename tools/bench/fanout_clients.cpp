@@ -66,14 +66,20 @@ double cpu_us() {
     return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
-// VmRSS or VmHWM of this process, KiB.
-double status_kib(const char* key) {
+// A field of /proc/self/status, without its name and blanks ("" if absent).
+std::string status_field(const char* key) {
     std::ifstream f("/proc/self/status");
     const std::string k = std::string(key) + ":";
     for (std::string line; std::getline(f, line);)
-        if (line.rfind(k, 0) == 0) return std::strtod(line.c_str() + k.size(), nullptr);
-    return 0;
+        if (line.rfind(k, 0) == 0) {
+            const auto from = line.find_first_not_of(" \t", k.size());
+            return from == std::string::npos ? std::string() : line.substr(from);
+        }
+    return {};
 }
+
+// VmRSS or VmHWM of this process, KiB.
+double status_kib(const char* key) { return std::strtod(status_field(key).c_str(), nullptr); }
 
 void reset_peak_rss() {
     std::ofstream f("/proc/self/clear_refs");
@@ -509,6 +515,7 @@ void run_fanout_child(const fanout_options& o) {
     line["connect_wall_us_per_board"] = con.wall_us / n;
     line["first_rt_wall_us_per_board"] = fst.wall_us / n;
     line["teardown_wall_us_per_board"] = tdn.wall_us / n;
+    line["cpus"] = status_field("Cpus_allowed_list");  // "0" with --pin, "0-1" without, on 2 CPUs
     fmt::print("{}\n", boost::json::serialize(line));
     std::fflush(stdout);
 }

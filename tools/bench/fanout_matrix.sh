@@ -8,7 +8,8 @@
 #       OUTDIR  where to write (default build/fanout); raw runs in OUTDIR/raw/
 # Environment: REPS (default 3), BOARDS (default "100 1000 10000"),
 #              LATENCIES (default "0 200us"), IMPLS (default all five; threads
-#              is dropped above 1,000 boards).
+#              is dropped above 1,000 boards), PIN (1: pass --pin, clients
+#              on one CPU and the simulator on another).
 # Rounds per connection: 200 at 100 boards, 50 at 1,000, 10 at 10,000.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +19,8 @@ reps=${REPS:-3}
 boards=${BOARDS:-"100 1000 10000"}
 latencies=${LATENCIES:-"0 200us"}
 impls=${IMPLS:-fiber,asio-callbacks,asio-spawn,threads,python-asyncio}
+pin=""
+if [ "${PIN:-0}" = 1 ]; then pin="--pin"; fi
 mkdir -p "$out/raw"
 rm -f "$out"/raw/*.json
 for n in $boards; do
@@ -32,8 +35,8 @@ for n in $boards; do
     r=1
     while [ "$r" -le "$reps" ]; do
       f="$out/raw/n${n}_lat${lat}_r${r}.json"
-      echo "$tw bench fanout --sim $n --latency $lat --rounds $rounds --impl $list --json > $f" >&2
-      "$tw" bench fanout --sim "$n" --latency "$lat" --rounds "$rounds" --impl "$list" --json > "$f"
+      echo "$tw bench fanout --sim $n --latency $lat --rounds $rounds --impl $list $pin --json > $f" >&2
+      "$tw" bench fanout --sim "$n" --latency "$lat" --rounds "$rounds" --impl "$list" $pin --json > "$f"
       r=$((r + 1))
     done
   done

@@ -124,6 +124,7 @@ void print_fanout_json(const std::string& machine, const fanout_run& run, const 
     boost::json::object top;
     top["machine"] = machine;
     top["latency"] = run.latency.value_or("n/a");
+    if (run.pinned) top["pinned"] = *run.pinned;
     top["results"] = std::move(arr);
     if (!run.servers.empty()) {
         boost::json::array servers;
@@ -140,6 +141,7 @@ void print_fanout_table(const std::string& machine, const fanout_run& run, const
     fmt::print("machine: {}\n", machine);
     fmt::print("{} connections over {} target ports, {} timed round trips each, query '{}'{}\n\n", run.connections, run.target_ports,
                run.rounds, run.query, run.latency ? fmt::format(", simulator latency {}", *run.latency) : std::string());
+    if (run.pinned) fmt::print("pinned: {}\n", *run.pinned);
     fmt::print("{:<15} {:>9} {:>10} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9}\n", "impl", "wall_s", "rt/s", "cpu_us/rt",
                "ratio", "KiB/board", "p50_us", "p99_us", "conn_us", "first_us", "ratio", "tear_us", "srv_us/rt", "sys/rt");
     for (auto& r : rs) {

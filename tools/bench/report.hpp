@@ -71,11 +71,12 @@ struct fanout_run {
     std::string query;
     std::optional<std::string> latency;  // the simulator's, with --sim only
     std::vector<server_row> servers;     // tw sim first, then its baseline; empty unless asked
+    std::optional<std::string> pinned;   // --pin: "clients on CPU 0, server on CPU 1"
 };
 
 // Ratios are to the asio-callbacks result when it was run.
 void print_fanout_table(const std::string& machine, const fanout_run& run, const std::vector<fanout_result>& rs);
-// {"machine", "latency", "results": [{...the child's keys..., "impl", "cpu_ratio"}],
+// {"machine", "latency", "pinned" (with --pin), "results": [{...the child's keys..., "impl", "cpu_ratio"}],
 //  "servers": [{"server", "cpu_us_per_rt", "rt_per_cpu_s"}], "server_ratio"} (servers when measured)
 void print_fanout_json(const std::string& machine, const fanout_run& run, const std::vector<fanout_result>& rs);
 

@@ -92,6 +92,9 @@ void add_bench_fanout_command(CLI::App& bench) {
                   "Also count system calls per round trip: each client twice more under strace (R and 2R round trips)");
     cmd->add_flag("--server-baseline", o->server_baseline,
                   "With --sim: also serve the same ports from a minimal Asio line server and compare the servers' CPU");
+    cmd->add_flag("--pin", o->pin,
+                  "Run the clients on the first CPU this process may use and the simulator or line server on the last, so "
+                  "that CPU ratios compare the clients' own work, not where the scheduler put them (needs two CPUs)");
     cmd->add_option("--child-impl", o->child_impl, "internal: measure one implementation in this process")->group("");
     cmd->callback([o] { run_fanout(*o); });
 }
