@@ -55,8 +55,9 @@ bool closed_by_peer(tcp::socket& s) {
 }  // namespace
 
 // The controller's numbers are five digits rounded as printf rounds them
-// (exactly, ties to even), though they come from the shortest form: checked
-// at ties, next to ties, at the ends of the range and at random bit patterns.
+// (exactly, ties to even), though they come from scaling by a power of ten:
+// checked at ties, next to ties, next to powers of ten, at the ends of the
+// range, at infinities and NaNs (a model gone wrong) and at random bit patterns.
 TEST(SimScpi, NumbersAreRoundedToFiveDigitsAsPrintfDoes) {
     const auto printf_nr3 = [](double v) {
         char buf[64];
@@ -66,7 +67,7 @@ TEST(SimScpi, NumbersAreRoundedToFiveDigitsAsPrintfDoes) {
     std::vector<double> vs = {0.0, -0.0, 1.0, -1.0, 4.0, 25.0, 300.0, 0.5, 9.99995, 9.999950000000001, 9.99994999999,
                               99999.5, 12345.5, 123455.0, -123465.0, 1.03125, 1.5e-5, 299.99995, 1e100, 1.23456e-100,
                               DBL_MAX, -DBL_MAX, DBL_MIN, std::nextafter(DBL_MIN, 0.0), 1.2345e-310,
-                              std::numeric_limits<double>::denorm_min()};
+                              std::numeric_limits<double>::denorm_min(), INFINITY, -INFINITY, NAN, -NAN};
     for (int e = -20; e <= 26; ++e) {  // next to powers of ten, where log10 may be one off
         const double p = std::pow(10.0, e);
         vs.insert(vs.end(), {p, std::nextafter(p, 0.0), std::nextafter(p, INFINITY), 9.99995 * p, 9.99994 * p});

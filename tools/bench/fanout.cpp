@@ -64,7 +64,6 @@ command impl_command(const std::string& impl, const std::vector<std::string>& ta
              std::to_string(rounds), "--query", o.query}};
 }
 
-// Runs one client in a child process and returns the JSON line it printed.
 // Where --pin puts the processes (-1: where the scheduler likes).
 struct placement {
     int client = -1;
@@ -87,6 +86,8 @@ placement pinned_cpus() {
     return p;
 }
 
+// Runs one client in a child process (on `cpu`, if >= 0) and returns the JSON
+// line it printed.
 fanout_result run_impl(const std::string& impl, const std::vector<std::string>& targets, std::size_t n, const fanout_options& o,
                        int cpu) {
     const auto cmd = impl_command(impl, targets, n, o.rounds, o);

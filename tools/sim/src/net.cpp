@@ -226,16 +226,15 @@ void serve_port(port_plan& p, const std::function<void(tcp::socket&)>& on_connec
                 tw::sleep_for(std::chrono::milliseconds(50));
                 continue;
             }
-            // Replies go out when written, as an instrument's do: no Nagle delay
-            // for a reply written in parts (slow faults, multi-part frames).
-            s.set_option(tcp::no_delay(true), ec);
-            ec.clear();
             if (p.max_connections > 0 && p.open.load(std::memory_order_relaxed) >= p.max_connections) {
                 // Over the cap: closed at once, so idle or hostile clients
                 // cannot take every descriptor of the process.
                 s.close(ec);
                 continue;
             }
+            // Replies go out when written, as an instrument's do: no Nagle delay
+            // for a reply written in parts (slow faults, multi-part frames).
+            s.set_option(tcp::no_delay(true), ec);
             if (conns.size() >= pruned_at) {
                 conns.remove_if([](const tw::task<void>& t) { return t.done(); });
                 pruned_at = std::max<std::size_t>(64, 2 * conns.size());
